@@ -1,0 +1,1 @@
+"""DDPM forward process, training objective and samplers (diffusers' schedulers)."""

@@ -1,0 +1,145 @@
+"""The multi-track 3-D U-Net eps_theta(z_n, n, c) of MSG-LD.
+
+Latents are [B, S, C, T, F]: the S stems are the convolution channels and the C = 8 latent
+channels a depth axis (never downsampled). The mixture latent c [B, C, T, F] is
+average-pooled to each level's (T, F) and ADDED to the features (broadcast over the feature
+channels) before every encoder, middle and decoder block (paper II-C; no FiLM). A condition
+of zeros (or None) is the null condition of classifier-free guidance: the network knows
+nothing else about guidance.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from msgld.models.unet3d_blocks import (
+    Downsample3d, ResBlock3d, SelfAttention3d, Upsample3d, norm, timestep_embedding,
+)
+
+DEFAULTS = {
+    "stems": ["bass", "drums", "guitar", "piano"],
+    "latent_channels": 8,
+    "channels": 32,
+    "channel_mult": [1, 2, 3],
+    "num_res_blocks": 1,
+    "attention_levels": [2],
+    "head_dim": 32,
+    "norm_groups": 8,
+    "dropout": 0.0,
+}
+
+
+class Block(nn.Module):
+    """Condition added, then a ResBlock, then (optionally) self-attention."""
+
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, attention: bool, head_dim: int, dropout: float):
+        super().__init__()
+        self.res = ResBlock3d(c_in, c_out, emb_dim, groups, dropout)
+        self.attn = SelfAttention3d(c_out, groups, head_dim) if attention else None
+
+    def forward(self, h: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        if cond is not None:
+            h = h + cond
+        h = self.res(h, emb)
+        return self.attn(h) if self.attn is not None else h
+
+
+class MultiTrackUNet(nn.Module):
+    def __init__(self, config: dict):
+        super().__init__()
+        cfg = {**DEFAULTS, **config}
+        self.config = cfg
+        self.stems = list(cfg["stems"])
+        ch, mult, groups = cfg["channels"], cfg["channel_mult"], cfg["norm_groups"]
+        n_res, attn_levels = cfg["num_res_blocks"], set(cfg["attention_levels"])
+        widths = [ch * m for m in mult]
+        self.levels = len(widths)
+        emb_dim = 4 * ch
+        self.emb_dim = ch
+        self.time_mlp = nn.Sequential(nn.Linear(ch, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        block = lambda ci, co, lvl: Block(ci, co, emb_dim, groups, lvl in attn_levels, cfg["head_dim"], cfg["dropout"])  # noqa: E731
+
+        self.conv_in = nn.Conv3d(len(self.stems), ch, 3, padding=1)
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        skips, c_prev = [ch], ch
+        for lvl, w in enumerate(widths):
+            blocks = nn.ModuleList()
+            for _ in range(n_res):
+                blocks.append(block(c_prev, w, lvl))
+                c_prev = w
+                skips.append(w)
+            self.down.append(blocks)
+            if lvl < self.levels - 1:
+                self.downsample.append(Downsample3d(w))
+                skips.append(w)
+        self.mid = nn.ModuleList([
+            Block(c_prev, c_prev, emb_dim, groups, True, cfg["head_dim"], cfg["dropout"]),
+            Block(c_prev, c_prev, emb_dim, groups, False, cfg["head_dim"], cfg["dropout"]),
+        ])
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        for lvl in reversed(range(self.levels)):
+            blocks = nn.ModuleList()
+            for _ in range(n_res + 1):
+                blocks.append(block(c_prev + skips.pop(), widths[lvl], lvl))
+                c_prev = widths[lvl]
+            self.up.append(blocks)
+            if lvl > 0:
+                self.upsample.append(Upsample3d(c_prev))
+        self.norm_out = norm(c_prev, groups)
+        self.conv_out = nn.Conv3d(c_prev, len(self.stems), 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    @property
+    def downsampling(self) -> int:
+        """T and F must be divisible by this."""
+        return 2 ** (self.levels - 1)
+
+    def pooled_conditions(self, cond: torch.Tensor | None) -> list[torch.Tensor | None]:
+        """The mixture latent [B, C, T, F] average-pooled to every level: [B, 1, C, T_l, F_l]."""
+        if cond is None:
+            return [None] * self.levels
+        out = []
+        for lvl in range(self.levels):
+            k = 2**lvl
+            pooled = F.avg_pool2d(cond, k) if k > 1 else cond
+            out.append(pooled.unsqueeze(1))
+        return out
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, S, C, T, F], t [B] (or scalar), cond [B, C, T, F] or None -> eps [B, S, C, T, F]."""
+        b, s, c, tt, ff = x.shape
+        if s != len(self.stems):
+            raise ValueError(f"expected {len(self.stems)} stems {self.stems}, got {s}")
+        if tt % self.downsampling or ff % self.downsampling:
+            raise ValueError(f"latent T={tt}, F={ff} must be divisible by {self.downsampling}")
+        t = torch.as_tensor(t, device=x.device).expand(b) if torch.as_tensor(t).ndim == 0 else t
+        emb = self.time_mlp(timestep_embedding(t, self.emb_dim).to(x.dtype))
+        conds = self.pooled_conditions(cond.to(x.dtype) if cond is not None else None)
+
+        h = self.conv_in(x)
+        hs = [h]
+        for lvl, blocks in enumerate(self.down):
+            for blk in blocks:
+                h = blk(h, emb, conds[lvl])
+                hs.append(h)
+            if lvl < self.levels - 1:
+                h = self.downsample[lvl](h)
+                hs.append(h)
+        for blk in self.mid:
+            h = blk(h, emb, conds[-1])
+        for i, blocks in enumerate(self.up):
+            lvl = self.levels - 1 - i
+            for blk in blocks:
+                h = blk(torch.cat([h, hs.pop()], dim=1), emb, conds[lvl])
+            if lvl > 0:
+                h = self.upsample[i](h)
+        return self.conv_out(F.silu(self.norm_out(h)))
+
+
+def build_unet(config: dict) -> MultiTrackUNet:
+    return MultiTrackUNet(config)
