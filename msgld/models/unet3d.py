@@ -143,3 +143,12 @@ class MultiTrackUNet(nn.Module):
 
 def build_unet(config: dict) -> MultiTrackUNet:
     return MultiTrackUNet(config)
+
+
+def build_ldm(config: dict) -> MultiTrackUNet:
+    """Weights factory of kind `ldm`: the JSON's config holds `model`, `diffusion` and `latent`
+    (the VAE's scale factor and hash, the stems), kept on the network for the samplers."""
+    net = MultiTrackUNet(config["model"])
+    net.diffusion_config = dict(config["diffusion"])
+    net.latent_info = dict(config.get("latent", {}))
+    return net

@@ -1,0 +1,167 @@
+"""Pre-encoded VAE latents, so LDM training never runs the VAE (MGE-LDM pre-extracts the same way).
+
+```
+CACHE/
+  cache.json                      VAE weights hash and config, scale_factor, stems, mel settings
+  train/TrackNNNNN.safetensors    stems_mean, stems_std [S, C, T/r, F/r]; mix_mean, mix_std [C, T/r, F/r]
+  validation/...                  (fp16; unscaled: the scale factor is applied when read)
+```
+
+Each track is encoded whole (the VAE is convolutional) and written atomically; rerunning
+skips finished tracks, so an interrupted `msgld data encode` resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch.utils.data import Dataset
+
+from msgld.audio.io import atomic_path, atomic_write_text
+from msgld.audio.mel import MelFrontEnd
+from msgld.data.stems_dataset import DatasetError, read_segment, scan_split
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(path)
+    try:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@torch.no_grad()
+def encode_track_audio(vae, front: MelFrontEnd, stems: np.ndarray, chunk_frames: int = 4096) -> dict[str, torch.Tensor]:
+    """[S, L] stems -> posterior means and stds of the stems and of their mixture."""
+    waves = torch.from_numpy(np.concatenate([stems, stems.sum(0, keepdims=True)]))
+    device = next(vae.parameters()).device
+    mels = front.to(device)(waves.to(device))  # [S+1, T, 64]
+    r = vae.compression
+    frames = mels.shape[1] - mels.shape[1] % r
+    means, stds = [], []
+    for s in range(0, frames, chunk_frames):  # bounded memory for long tracks
+        posterior = vae.encode(mels[:, s : min(frames, s + chunk_frames)].unsqueeze(1))
+        means.append(posterior.mean)
+        stds.append(posterior.std)
+    mean, std = torch.cat(means, dim=2).cpu().half(), torch.cat(stds, dim=2).cpu().half()
+    return {"stems_mean": mean[:-1], "stems_std": std[:-1], "mix_mean": mean[-1], "mix_std": std[-1]}
+
+
+def encode_dataset(
+    data: str | Path,
+    vae_path: str | Path,
+    out: str | Path,
+    splits: list[str] | None = None,
+    preset: str = "slakh2100",
+    stems: list[str] | None = None,
+    device: str = "cpu",
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
+    """Encode every track of `splits` under `data` into `out`; returns the cache description."""
+    from msgld.config import load_config
+    from msgld.weights import load_model, weight_paths
+
+    data, out = Path(data), Path(out)
+    preset_cfg = load_config("data", preset)
+    stems = list(stems or preset_cfg["stems"])
+    splits = splits or [s for s in preset_cfg["splits"] if (data / s).is_dir()]
+    if not splits:
+        raise DatasetError(f"{data}: none of the splits {preset_cfg['splits']} exist")
+    vae = load_model(vae_path, device=device, kind="vae")
+    front = MelFrontEnd()
+    info = {
+        "format": "msgld-latent-cache", "version": 1, "data": str(data.resolve()), "stems": stems,
+        "splits": splits, "vae": str(vae_path), "vae_hash": file_hash(weight_paths(vae_path)[0]),
+        "vae_config": vae.config, "scale_factor": float(vae.scale_factor), "compression": vae.compression,
+        "mel": front.cfg.to_dict(),
+    }
+    saved = out / "cache.json"
+    if saved.exists():
+        old = json.loads(saved.read_text())
+        if old.get("vae_hash") != info["vae_hash"] or old.get("stems") != stems:
+            raise DatasetError(f"{out}: holds latents of another VAE or stem list; choose a new --out")
+    atomic_write_text(saved, json.dumps(info, indent=2) + "\n")
+    for split in splits:
+        tracks = scan_split(data, split, stems)
+        for i, track in enumerate(tracks):
+            target = out / split / f"{track.name}.safetensors"
+            if not target.exists():
+                audio = read_segment(track, stems, 0, track.length)
+                save_tensors(encode_track_audio(vae, front, audio), target)
+            if progress:
+                progress(split, i + 1, len(tracks))
+    return info
+
+
+class LatentDataset(Dataset):
+    """Random crops of `frames` latent frames from a latent cache, held in memory.
+
+    Items: {"stems": [S, C, frames, F], "mixture": [C, frames, F]}, scaled by the VAE's
+    scale_factor; with `sample=True` latents are drawn from the stored posteriors. The crop
+    and the draw come from (seed, epoch, index), so runs are repeatable. Tracks shorter than
+    one crop are skipped.
+    """
+
+    def __init__(self, cache: str | Path, split: str = "train", frames: int = 256, sample: bool = True,
+                 seed: int = 0, fixed: bool = False):
+        self.cache = Path(cache)
+        info_path = self.cache / "cache.json"
+        if not info_path.exists():
+            raise DatasetError(f"{self.cache}: not a latent cache (no cache.json); make one with `msgld data encode`")
+        self.info = json.loads(info_path.read_text())
+        self.scale = float(self.info["scale_factor"])
+        self.frames, self.sample, self.seed, self.fixed = frames, sample, seed, fixed
+        files = sorted((self.cache / split).glob("*.safetensors"))
+        self.tracks = [load_file(str(f)) for f in files]
+        self.tracks = [t for t in self.tracks if t["mix_mean"].shape[1] >= frames]
+        if not self.tracks:
+            raise DatasetError(f"{self.cache / split}: no encoded tracks of at least {frames} latent frames")
+        self.items = [(i, k) for i, t in enumerate(self.tracks) for k in range(t["mix_mean"].shape[1] // frames)]
+        self.epoch = 0
+
+    @property
+    def stems(self) -> list[str]:
+        return self.info["stems"]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        t_index, k = self.items[index]
+        track = self.tracks[t_index]
+        state = np.random.SeedSequence([self.seed, 0 if self.fixed else self.epoch, index]).generate_state(1)[0]
+        g = torch.Generator().manual_seed(int(state))
+        length = track["mix_mean"].shape[1]
+        if self.fixed:
+            start = k * self.frames
+        else:
+            start = int(torch.randint(0, length - self.frames + 1, (1,), generator=g))
+        crop = slice(start, start + self.frames)
+        out = {}
+        for name, key in (("stems", "stems"), ("mixture", "mix")):
+            mean = track[f"{key}_mean"][..., crop, :].float()
+            if self.sample and not self.fixed:
+                mean = mean + track[f"{key}_std"][..., crop, :].float() * torch.randn(mean.shape, generator=g)
+            out[name] = mean * self.scale
+        return out

@@ -1,0 +1,99 @@
+"""Lightning wrapper that trains the multi-track U-Net on a latent cache.
+
+The training step draws timesteps and noise, drops the mixture condition (zeros) with
+probability `cfg_dropout` and regresses epsilon (or v). An exponential moving average of the
+weights is kept beside them; it is what validation reports as `val/loss_ema` and what is
+exported for sampling.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from msgld.data.latent_cache import LatentDataset
+from msgld.diffusion.objective import diffusion_loss
+from msgld.diffusion.schedule import training_scheduler
+from msgld.models.unet3d import MultiTrackUNet
+
+
+class LDMModule(L.LightningModule):
+    kind = "ldm"
+    monitor = "val/loss_ema"
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self.save_hyperparameters({"config": config})
+        self.config = config
+        self.net = MultiTrackUNet(config["model"])
+        self.ema = copy.deepcopy(self.net).requires_grad_(False)
+        self.scheduler = training_scheduler(config["diffusion"])
+        self.latent_info: dict = dict(config.get("latent", {}))
+
+    @property
+    def model(self) -> MultiTrackUNet:
+        """What is exported and sampled from: the EMA weights."""
+        return self.ema
+
+    @property
+    def model_config(self) -> dict:
+        return {"model": self.config["model"], "diffusion": self.config["diffusion"], "latent": self.latent_info}
+
+    # -- data -------------------------------------------------------------------------------
+    def build_loaders(self, data, opts):
+        frames = self.config["data"]["latent_frames"]
+        train = LatentDataset(data, "train", frames, sample=True, seed=opts.seed)
+        if train.stems != list(self.config["model"]["stems"]):
+            raise ValueError(f"{data}: cache stems {train.stems} differ from the model's {self.config['model']['stems']}")
+        self.latent_info = {k: train.info[k] for k in ("scale_factor", "vae_hash", "compression", "stems")}
+        loader = DataLoader(train, batch_size=opts.batch_size, shuffle=True, num_workers=opts.num_workers,
+                            drop_last=len(train) >= opts.batch_size,
+                            generator=torch.Generator().manual_seed(opts.seed))
+        val_loader = None
+        try:
+            val = LatentDataset(data, "validation", frames, sample=False, seed=opts.seed, fixed=True)
+            val_loader = DataLoader(val, batch_size=opts.batch_size, shuffle=False, num_workers=0)
+        except ValueError:  # no validation split in the cache
+            pass
+        return loader, val_loader
+
+    # -- steps ------------------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = diffusion_loss(self.net, batch["stems"], batch["mixture"], self.scheduler,
+                              self.config["objective"]["cfg_dropout"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["stems"].shape[0])
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        decay = self.config["optim"]["ema_decay"]
+        decay = min(decay, (1 + self.global_step) / (10 + self.global_step))  # warm-up of the average
+        with torch.no_grad():
+            ema, net = list(self.ema.parameters()), list(self.net.parameters())
+            torch._foreach_lerp_(ema, net, 1.0 - decay)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        # a fixed generator per batch: the validation loss is comparable across checkpoints
+        g = torch.Generator(device=batch["stems"].device).manual_seed(1000 + batch_idx)
+        for name, net in (("val/loss", self.net), ("val/loss_ema", self.ema)):
+            g.manual_seed(1000 + batch_idx)
+            loss = diffusion_loss(net, batch["stems"], batch["mixture"], self.scheduler, 0.0, g)
+            self.log(name, loss, prog_bar=name.endswith("ema"), batch_size=batch["stems"].shape[0], sync_dist=True)
+
+    def configure_optimizers(self):
+        t = self.config["optim"]
+        opt = torch.optim.AdamW(self.net.parameters(), lr=t["lr"], weight_decay=t.get("weight_decay", 0.0))
+        warmup = max(1, int(t.get("warmup_steps", 0)))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+        clip = self.config["optim"].get("grad_clip")
+        if clip:
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+
+    def prepare_export(self, train_loader) -> dict:
+        return {"ema_decay": self.config["optim"]["ema_decay"]}
+

@@ -1,0 +1,63 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from msgld.cli import main
+from msgld.data.latent_cache import encode_dataset
+from msgld.models.vae import build_vae
+from msgld.weights import load_model, save_model
+
+SMALL = ["--set", "model.channels=8", "--set", "model.channel_mult=[1,2]", "--set", "model.attention_levels=[1]",
+         "--set", "model.head_dim=8", "--set", "model.norm_groups=4", "--set", "data.latent_frames=32"]
+
+
+@pytest.fixture
+def cache(slakh_dir, tmp_path):
+    torch.manual_seed(0)
+    vae = build_vae({"channels": 8, "channel_mult": [1, 2, 4], "num_res_blocks": 1, "norm_groups": 4,
+                     "mid_attention": False})
+    save_model(vae, tmp_path / "vae", "vae", vae.config)
+    # the fixture's test split has 2.5 s: too short for a crop; use train as validation too
+    encode_dataset(slakh_dir, tmp_path / "vae", tmp_path / "cache", splits=["train"])
+    os.symlink(tmp_path / "cache" / "train", tmp_path / "cache" / "validation")
+    return tmp_path / "cache"
+
+
+def test_cli_trains_resumes_and_exports(cache, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "ldm", "--data", str(cache), "--out", str(run), "--batch-size", "2", "--no-progress",
+            "--checkpoint-every", "1", "--val-every", "2", "--limit-val-batches", "1", *SMALL]
+    assert main([*args, "--max-steps", "2"]) == 0
+    assert main([*args, "--max-steps", "3", "--resume"]) == 0
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert ckpt["global_step"] == 3
+    net = load_model(run / "weights" / "final" / "ldm")
+    assert net.stems == ["bass", "drums", "guitar", "piano"]
+    assert net.latent_info["scale_factor"] == 1.0 and net.diffusion_config["beta_schedule"] == "scaled_linear"
+    info = json.loads((run / "weights" / "final" / "ldm.json").read_text())
+    assert info["kind"] == "ldm" and info["training"]["steps"] == 3
+    assert main([*args, "--max-steps", "4"]) == 2  # refuses to start over a run without --resume
+
+
+def test_two_processes_hold_the_same_weights(cache, tmp_path):
+    out = tmp_path / "ddp"
+    out.mkdir()
+    worker = Path(__file__).with_name("ddp_worker.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+         str(worker), str(cache), str(out)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "world 2" in proc.stdout + proc.stderr
+    r0, r1 = load_file(str(out / "rank0.safetensors")), load_file(str(out / "rank1.safetensors"))
+    assert r0.keys() == r1.keys()
+    for k in r0:
+        torch.testing.assert_close(r0[k], r1[k], rtol=0, atol=0)
