@@ -1,0 +1,105 @@
+"""The reverse process in latent space, shared by separation, generation and arrangement.
+
+Classifier-free guidance lives here, outside the network:
+    eps = eps_u + w (eps_c - eps_u),  eps_u = the network with the null (zero) condition.
+At w = 0 only the unconditional pass runs, at w = 1 only the conditional one; otherwise both
+go through the network as one doubled batch.
+
+Inpainting (arrangement, continuation): where `known_mask` is 1, the latent is replaced at
+every step by the known clean latent noised to the current level (paper II-D); optional
+RePaint resampling (Lugmayr et al. 2022) jumps back one step `repaint` times (DDIM only).
+`x0_hook` rewrites the clean-latent estimate at every step (MSDM-style constraints).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from msgld.diffusion.samplers import make_scheduler
+
+
+def null_condition(cond: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(cond)
+
+
+def guided_eps(model, z: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None, w: float) -> torch.Tensor:
+    """The network's output with classifier-free guidance weight `w`."""
+    tt = t.expand(z.shape[0])
+    if cond is None or w == 0:
+        return model(z, tt, None)
+    if w == 1:
+        return model(z, tt, cond)
+    out = model(torch.cat([z, z]), torch.cat([tt, tt]), torch.cat([null_condition(cond), cond]))
+    eps_u, eps_c = out.chunk(2)
+    return eps_u + w * (eps_c - eps_u)
+
+
+def to_epsilon(out: torch.Tensor, z: torch.Tensor, alpha_bar: torch.Tensor, prediction_type: str) -> torch.Tensor:
+    if prediction_type == "epsilon":
+        return out
+    if prediction_type == "v_prediction":
+        return alpha_bar.sqrt() * out + (1 - alpha_bar).sqrt() * z
+    raise ValueError(f"unknown prediction type {prediction_type!r}")
+
+
+@torch.no_grad()
+def sample_latents(
+    model,
+    shape: tuple[int, ...],
+    cond: torch.Tensor | None = None,
+    guidance: float = 1.0,
+    sampler: str = "ddim",
+    steps: int = 50,
+    eta: float = 0.0,
+    known: torch.Tensor | None = None,
+    known_mask: torch.Tensor | None = None,
+    repaint: int = 0,
+    x0_hook: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    generator: torch.Generator | None = None,
+    callback: Callable[[int, int], None] | None = None,
+    diffusion_cfg: dict | None = None,
+) -> torch.Tensor:
+    """Draw latents [B, S, C, T, F] from the model (an eps- or v-predicting MultiTrackUNet)."""
+    cfg = dict(diffusion_cfg or model.diffusion_config)
+    prediction_type = cfg.pop("prediction_type", "epsilon")
+    scheduler = make_scheduler(sampler, {**cfg, "prediction_type": "epsilon"}, steps)
+    if repaint and sampler != "ddim":
+        raise ValueError(f"RePaint resampling needs the ddim sampler, not {sampler!r}")
+    device = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    alphas = scheduler.alphas_cumprod.to(device)
+
+    def randn(like_shape):
+        return torch.randn(like_shape, generator=generator, device=device, dtype=dtype)
+
+    if known is not None:
+        known = known.to(device, dtype)
+        known_mask = (torch.ones_like(known) if known_mask is None else known_mask.to(device, dtype)).expand_as(known)
+    z = randn(shape) * scheduler.init_noise_sigma
+    timesteps = scheduler.timesteps
+    step_kw = {"ddim": {"eta": eta, "generator": generator}, "dpmsolver++": {"generator": generator}}.get(sampler, {})
+    for i, t in enumerate(timesteps):
+        t_dev = t.to(device).reshape(1)
+        for r in range(repaint + 1):
+            if known is not None:
+                noised = scheduler.add_noise(known, randn(shape), t.reshape(1)).to(dtype)
+                z = known_mask * noised + (1 - known_mask) * z
+            a = alphas[t]
+            eps = to_epsilon(guided_eps(model, scheduler.scale_model_input(z, t), t_dev, cond, guidance), z, a,
+                             prediction_type)
+            if x0_hook is not None:
+                x0 = (z - (1 - a).sqrt() * eps) / a.sqrt()
+                eps = (z - a.sqrt() * x0_hook(x0, t)) / (1 - a).sqrt()
+            z_prev = scheduler.step(eps, t, z, **step_kw).prev_sample
+            if r < repaint and i + 1 < len(timesteps):  # RePaint: jump back from t_prev to t
+                a_prev = alphas[timesteps[i + 1]]
+                z = (a / a_prev).sqrt() * z_prev + (1 - a / a_prev).sqrt() * randn(shape)
+            else:
+                z = z_prev
+        if callback is not None:
+            callback(i + 1, len(timesteps))
+    if known is not None:
+        z = known_mask * known + (1 - known_mask) * z
+    return z
