@@ -48,7 +48,8 @@ class LDMModule(L.LightningModule):
         train = LatentDataset(data, "train", frames, sample=True, seed=opts.seed)
         if train.stems != list(self.config["model"]["stems"]):
             raise ValueError(f"{data}: cache stems {train.stems} differ from the model's {self.config['model']['stems']}")
-        self.latent_info = {k: train.info[k] for k in ("scale_factor", "vae_hash", "compression", "stems")}
+        self.latent_info = {**{k: train.info[k] for k in ("scale_factor", "vae_hash", "compression", "stems")},
+                            "latent_frames": frames}
         loader = DataLoader(train, batch_size=opts.batch_size, shuffle=True, num_workers=opts.num_workers,
                             drop_last=len(train) >= opts.batch_size,
                             generator=torch.Generator().manual_seed(opts.seed))

@@ -1,0 +1,81 @@
+"""A model = a folder of weights pairs: `vae`, `ldm` and (optionally) `vocoder`
+(`NAME.safetensors` + `NAME.json` each, see msgld.weights). Shipped models live in
+`msgld/pretrained/<name>/`; any folder with the same files works."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from msgld.audio.mel import MelFrontEnd
+from msgld.audio.reconstruct import MaskReconstructor
+from msgld.weights import load_model, weight_paths
+
+PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
+DEFAULT_MODEL = "msgld-tiny"
+
+
+def available_models() -> list[str]:
+    return sorted(p.name for p in PRETRAINED.iterdir() if (p / "ldm.json").exists()) if PRETRAINED.is_dir() else []
+
+
+def model_folder(model: str | Path) -> Path:
+    path = Path(model)
+    if path.is_dir():
+        return path
+    if (PRETRAINED / str(model)).is_dir():
+        return PRETRAINED / str(model)
+    raise ValueError(f"unknown model {model!r}: not a folder and not one of {available_models()}")
+
+
+@dataclass
+class ModelBundle:
+    vae: torch.nn.Module
+    ldm: torch.nn.Module
+    vocoder: torch.nn.Module | None
+    folder: Path
+    device: torch.device
+
+    def __post_init__(self):
+        self.front = MelFrontEnd().to(self.device)
+        self.masker = MaskReconstructor().to(self.device)
+
+    @property
+    def stems(self) -> list[str]:
+        return list(self.ldm.stems)
+
+    @property
+    def window_samples(self) -> int:
+        """One model window: the training crop (10.24 s = 256 latent frames by default)."""
+        frames = self.ldm.latent_info.get("latent_frames", 256)
+        return frames * self.vae.compression * self.front.cfg.hop_length
+
+    @property
+    def frames_multiple(self) -> int:
+        """Latent T must be a multiple of this (the U-Net's downsampling)."""
+        return self.ldm.downsampling
+
+    def weights_hash(self) -> str:
+        h = hashlib.sha256()
+        for name in ("vae", "ldm", "vocoder"):
+            path = weight_paths(self.folder / name)[0]
+            if path.exists():
+                h.update(path.read_bytes())
+        return h.hexdigest()[:16]
+
+
+def load_bundle(model: str | Path = DEFAULT_MODEL, device: str | torch.device = "cpu", vocoder: bool = True) -> ModelBundle:
+    folder = model_folder(model)
+    device = torch.device(device)
+    vae = load_model(folder / "vae", device, kind="vae")
+    ldm = load_model(folder / "ldm", device, kind="ldm")
+    voc = None
+    if vocoder and weight_paths(folder / "vocoder")[1].exists():
+        voc = load_model(folder / "vocoder", device, kind="vocoder")
+    scale = ldm.latent_info.get("scale_factor")
+    if scale is not None and abs(scale - vae.scale_factor) > 1e-6 * max(1.0, abs(scale)):
+        raise ValueError(f"{folder}: the LDM was trained on latents scaled by {scale}, the VAE says {vae.scale_factor}")
+    return ModelBundle(vae, ldm, voc, folder, device)
