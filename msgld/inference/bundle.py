@@ -59,19 +59,23 @@ class ModelBundle:
         return self.ldm.downsampling
 
     def weights_hash(self) -> str:
+        """sha256 (16 hex digits) over the weights files in use."""
         h = hashlib.sha256()
-        for name in ("vae", "ldm", "vocoder"):
-            path = weight_paths(self.folder / name)[0]
-            if path.exists():
-                h.update(path.read_bytes())
+        for model in (self.vae, self.ldm, self.vocoder):
+            path = getattr(model, "weights_path", None)
+            if path is not None:
+                h.update(Path(path).read_bytes())
         return h.hexdigest()[:16]
 
 
-def load_bundle(model: str | Path = DEFAULT_MODEL, device: str | torch.device = "cpu", vocoder: bool = True) -> ModelBundle:
+def load_bundle(model: str | Path = DEFAULT_MODEL, device: str | torch.device = "cpu", vocoder: bool = True,
+                checkpoint: str | Path | None = None) -> ModelBundle:
+    """Load a model folder; `checkpoint` (an `ldm` weights pair, e.g. from a training run's
+    weights/ folder) replaces the folder's diffusion model."""
     folder = model_folder(model)
     device = torch.device(device)
     vae = load_model(folder / "vae", device, kind="vae")
-    ldm = load_model(folder / "ldm", device, kind="ldm")
+    ldm = load_model(checkpoint or folder / "ldm", device, kind="ldm")
     voc = None
     if vocoder and weight_paths(folder / "vocoder")[1].exists():
         voc = load_model(folder / "vocoder", device, kind="vocoder")

@@ -1,0 +1,83 @@
+"""`msgld arrange --given STEM=FILE ... --generate STEM[,STEM] -o OUT` (or `--track FOLDER`)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from msgld.audio.io import load_audio
+from msgld.cli.common import (
+    add_model_arguments, add_output_arguments, add_sampler_arguments, load_bundle_from_args, run_record,
+    write_json, write_stems,
+)
+from msgld.data.stems_dataset import find_stem_file
+
+
+def given_stems(args, stems: list[str]) -> dict[str, Path]:
+    given: dict[str, Path] = {}
+    for item in args.given or []:
+        if "=" not in item:
+            raise ValueError(f"--given {item!r}: expected STEM=FILE with STEM one of {stems}")
+        stem, file = item.split("=", 1)
+        if stem not in stems:
+            raise ValueError(f"--given {item!r}: unknown stem {stem!r}; this model's stems are {stems}")
+        given[stem] = Path(file)
+    if args.track:
+        folder = Path(args.track)
+        if not folder.is_dir():
+            raise ValueError(f"{folder}: track folder not found")
+        to_generate = set(args.generate.split(",")) if args.generate else set()
+        for stem in stems:
+            path = find_stem_file(folder, stem)
+            if path is not None and stem not in to_generate and stem not in given:
+                given[stem] = path
+    if not given:
+        raise ValueError("give at least one stem: --given STEM=FILE or --track FOLDER")
+    return given
+
+
+def run(args: argparse.Namespace) -> int:
+    from msgld.inference.arranger import Arranger
+
+    bundle = load_bundle_from_args(args)
+    arranger = Arranger(bundle)
+    given = given_stems(args, bundle.stems)
+    generate = args.generate.split(",") if args.generate else None
+    settings = arranger.settings(sampler=args.sampler, steps=args.steps, eta=args.eta, overlap=args.overlap,
+                                 repaint=args.repaint, guidance=0.0)
+    waves = {stem: load_audio(path) for stem, path in given.items()}
+    bar = tqdm(total=1, desc="arrange", unit="window", disable=args.quiet, leave=False)
+
+    def progress(done, total):
+        bar.total, bar.n = total, done
+        bar.refresh()
+
+    started = time.perf_counter()
+    stems = arranger.arrange(waves, generate, seed=args.seed, progress=progress, **settings).numpy()
+    bar.close()
+    elapsed = round(time.perf_counter() - started, 3)
+    out = Path(args.out)
+    written = write_stems(out, bundle.stems, stems, args.format, extra={"mix": stems.sum(0)})
+    generated = generate or [s for s in bundle.stems if s not in given]
+    write_json(out / "run.json", run_record(bundle, settings, seed=args.seed, given={k: str(v) for k, v in given.items()},
+                                            generated=generated, files=written, seconds=elapsed))
+    if not args.quiet:
+        print(f"given {sorted(given)}, generated {generated} -> {out}/ ({elapsed:.1f} s)")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("arrange", help="write the missing instruments of an arrangement",
+                              description="Arrangement: given stems stay, the model writes the others.")
+    p.add_argument("--given", action="append", metavar="STEM=FILE", help="a given stem (repeatable)")
+    p.add_argument("--track", help="a track folder: its stem files are the given stems (minus --generate)")
+    p.add_argument("--generate", metavar="STEM[,STEM]", help="stems to write (default: all not given)")
+    p.add_argument("-o", "--out", default="arranged", help="output folder")
+    p.add_argument("--repaint", type=int, help="RePaint resampling per step (ddim only)")
+    add_sampler_arguments(p)
+    add_model_arguments(p)
+    add_output_arguments(p)
+    p.set_defaults(func=run)
