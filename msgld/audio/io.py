@@ -91,6 +91,27 @@ def atomic_path(path: Path) -> Path:
     return Path(tmp)
 
 
+def _clear_peak_timestamp(path: Path) -> None:
+    """libsndfile gives float WAVs a PEAK chunk holding the time of writing: zero that field so
+    equal audio gives byte-identical files."""
+    with open(path, "r+b") as f:
+        head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        pos = 12
+        while True:
+            f.seek(pos)
+            chunk = f.read(8)
+            if len(chunk) < 8 or chunk[:4] == b"data":
+                return
+            size = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"PEAK":
+                f.seek(pos + 12)  # id, size, version, then the timestamp
+                f.write(b"\0\0\0\0")
+                return
+            pos += 8 + size + (size & 1)
+
+
 def save_audio(
     path: str | os.PathLike,
     wave: np.ndarray,
@@ -121,6 +142,8 @@ def save_audio(
     tmp = atomic_path(path)
     try:
         sf.write(str(tmp), data, sample_rate, subtype=sf_subtype, format=fmt)
+        if fmt == "WAV" and sf_subtype == "FLOAT":
+            _clear_peak_timestamp(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

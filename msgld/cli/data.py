@@ -1,0 +1,78 @@
+"""`msgld data ...`: make and check datasets. Each subcommand is one `add_*` function below;
+the logic lives in msgld.synth (synth) and msgld.data.check (check)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def synth(args: argparse.Namespace) -> int:
+    from msgld.synth.writer import synthesize
+
+    summary = synthesize(
+        args.out, tracks=args.tracks, hours=args.hours, seed=args.seed, workers=args.workers,
+        backend=args.backend, config=args.config, soundfonts=args.soundfont or None,
+        duration_range=tuple(args.duration_range) if args.duration_range else None,
+        progress=not args.quiet,
+    )
+    print(f"{summary.out}: {summary.tracks} tracks ({summary.made} made, {summary.skipped} already there); "
+          f"{summary.seconds / 3600:.3f} h of audio in {summary.elapsed:.1f} s "
+          f"({summary.x_realtime:.0f}x real time, {summary.backend})")
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    from msgld.data.check import check_dataset, format_report
+
+    report = check_dataset(args.dir, preset=args.preset, sample_rate=args.sample_rate,
+                           audio=not args.no_audio, progress=not args.quiet)
+    print(format_report(report))
+    return 0 if report.ok(strict=args.strict) else 1
+
+
+def add_synth(sub) -> None:
+    p = sub.add_parser("synth", help="make a Slakh2100-style multi-track dataset from composed MIDI",
+                       description="Compose multi-track songs, render each stem with General MIDI soundfonts "
+                                   "and write {out}/{train,validation,test}/TrackNNNNN/{stem}.wav. "
+                                   "Rerunning completes a partial folder; finished tracks are never rewritten.")
+    p.add_argument("--out", required=True, help="dataset folder")
+    amount = p.add_mutually_exclusive_group(required=True)
+    amount.add_argument("--tracks", type=int, help="number of tracks")
+    amount.add_argument("--hours", type=float, help="hours of music (tracks are added until reached)")
+    p.add_argument("--seed", type=int, default=0, help="dataset seed (same seed: byte-identical files)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
+    p.add_argument("--backend", choices=["auto", "fluidsynth", "tinysoundfont"], default="auto",
+                   help="auto: fluidsynth with the Debian soundfonts if present, else tinysoundfont")
+    p.add_argument("--soundfont", action="append", metavar="SF2",
+                   help="use these soundfonts instead of the backend's list (repeatable; "
+                        "'pretty_midi' names the TimGM6mb.sf2 inside pretty_midi)")
+    p.add_argument("--duration-range", type=float, nargs=2, metavar=("MIN", "MAX"),
+                   help="seconds of music per song (default from the config: 30 60)")
+    p.add_argument("--config", default="default", help="synth config name or YAML file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=synth)
+
+
+def add_check(sub) -> None:
+    p = sub.add_parser("check", help="verify a dataset folder (Slakh2100 or MUSDB18-HQ layout)",
+                       description="Check layout, stem lengths, sample rates, silent stems and clipping; "
+                                   "print a summary. Exit status 1 when errors are found.")
+    p.add_argument("dir", help="dataset folder")
+    p.add_argument("--preset", choices=["slakh2100", "musdb18hq"], help="layout (default: detected)")
+    p.add_argument("--sample-rate", type=int, help="require this sample rate for every file")
+    p.add_argument("--strict", action="store_true", help="warnings count as errors")
+    p.add_argument("--no-audio", action="store_true", help="headers only: skip reading samples")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=check)
+
+
+SUBCOMMANDS = [add_synth, add_check]
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("data", help="make and check datasets")
+    sub = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    for add in SUBCOMMANDS:
+        add(sub)
+    parser.set_defaults(func=lambda args: parser.print_help() or 2)
