@@ -67,7 +67,45 @@ def add_check(sub) -> None:
     p.set_defaults(func=check)
 
 
-SUBCOMMANDS = [add_synth, add_check]
+def encode(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from msgld.data.latent_cache import encode_dataset
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(split: str, done: int, total: int) -> None:
+        if args.quiet:
+            return
+        bar = bars.setdefault(split, tqdm(total=total, desc=f"encode {split}", unit="track"))
+        bar.n = done
+        bar.refresh()
+        if done == total:
+            bar.close()
+
+    info = encode_dataset(args.data, args.vae, args.out, splits=args.splits.split(",") if args.splits else None,
+                          preset=args.preset, stems=args.stems.split(",") if args.stems else None,
+                          device=args.device, progress=progress)
+    print(f"{args.out}: latents of {', '.join(info['splits'])} (scale factor {info['scale_factor']:.4f})")
+    return 0
+
+
+def add_encode(sub) -> None:
+    p = sub.add_parser("encode", help="store every track's stem and mixture VAE latents (for LDM training)",
+                       description="Encode each track's stems and mixture with the VAE once, so that LDM training "
+                                   "never runs the VAE. Rerunning skips finished tracks.")
+    p.add_argument("--data", required=True, help="dataset folder ({split}/<track>/<stem>.wav)")
+    p.add_argument("--vae", default=None, help="VAE weights (default: the shipped model's)")
+    p.add_argument("--out", required=True, help="latent cache folder")
+    p.add_argument("--splits", help="comma-separated splits (default: all present)")
+    p.add_argument("--preset", default="slakh2100", help="stem preset (slakh2100, musdb18hq)")
+    p.add_argument("--stems", help="comma-separated stems overriding the preset's")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=encode)
+
+
+SUBCOMMANDS = [add_synth, add_check, add_encode]
 
 
 def register(subparsers) -> None:

@@ -79,6 +79,10 @@ def encode_dataset(
     from msgld.config import load_config
     from msgld.weights import load_model, weight_paths
 
+    if vae_path is None:
+        from msgld.inference.bundle import DEFAULT_MODEL, model_folder
+
+        vae_path = model_folder(DEFAULT_MODEL) / "vae"
     data, out = Path(data), Path(out)
     preset_cfg = load_config("data", preset)
     stems = list(stems or preset_cfg["stems"])

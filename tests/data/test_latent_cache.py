@@ -55,3 +55,11 @@ def test_encode_resumes_and_refuses_another_vae(slakh_dir, vae_weights, tmp_path
 def test_not_a_cache(tmp_path):
     with pytest.raises(DatasetError, match="not a latent cache"):
         LatentDataset(tmp_path)
+
+
+def test_encode_cli(slakh_dir, vae_weights, tmp_path):
+    from msgld.cli import main
+
+    assert main(["data", "encode", "--data", str(slakh_dir), "--vae", str(vae_weights), "--out", str(tmp_path / "c"),
+                 "--splits", "test", "--quiet"]) == 0
+    assert (tmp_path / "c" / "test" / "Track00100.safetensors").exists()
