@@ -34,7 +34,8 @@ def make_folder(root: Path, sample_rate: int, tracks: int = 4, seconds: float = 
             sf.write(folder / f"{stem}.wav", wave, sample_rate, subtype="PCM_16")
 
 
-def run(items: int = 60) -> list[dict]:
+def run(quick: bool = False, items: int = 60) -> list[dict]:
+    items = 10 if quick else items
     torch.set_num_threads(1)
     front = MelFrontEnd()
     rows = []
@@ -53,7 +54,7 @@ def run(items: int = 60) -> list[dict]:
                 front(torch.cat([item["stems"], item["mixture"][None]]))
             t_total = time.perf_counter() - t0
         rows.append({
-            "benchmark": "dataset+mel", "file_rate": sample_rate, "segments": n, "threads": 1,
+            "name": "dataset+mel", "file_rate": sample_rate, "segments": n, "threads": 1,
             "load_per_s": round(n / t_load, 1), "load_mel_per_s": round(n / t_total, 1),
             "target_per_s": 20,
         })
@@ -73,7 +74,7 @@ if __name__ == "__main__":
     parser.add_argument("--items", type=int, default=60)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    rows = run(args.items)
+    rows = run(items=args.items)
     print_table(rows)
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2))

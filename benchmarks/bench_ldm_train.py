@@ -67,7 +67,9 @@ def time_steps(cfg: dict, shape: tuple, bf16: bool, repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def run(batch: int = 4, frames: int = 256, repeats: int = 5) -> list[dict]:
+def run(quick: bool = False, batch: int = 4, frames: int = 256, repeats: int = 5) -> list[dict]:
+    if quick:
+        frames, repeats = 64, 2
     cfg = load_config("ldm", "tiny")
     shape = (batch, len(cfg["model"]["stems"]), cfg["model"]["latent_channels"], frames, 16)
     flops = step_flops(cfg, shape)
@@ -76,7 +78,7 @@ def run(batch: int = 4, frames: int = 256, repeats: int = 5) -> list[dict]:
     for bf16 in (False, True):
         sec = time_steps(cfg, shape, bf16, repeats)
         rows.append({
-            "benchmark": "ldm-train-step", "config": "tiny", "shape": "x".join(map(str, shape)),
+            "name": "ldm-train-step", "config": "tiny", "shape": "x".join(map(str, shape)),
             "precision": "bf16-autocast" if bf16 else "fp32", "threads": torch.get_num_threads(),
             "ms_per_step": round(sec * 1000, 1), "gflop_per_step": round(flops / 1e9, 1),
             "gflops_per_s": round(flops / sec / 1e9, 1), "conv3d_peak_gflops_fp32": round(peak, 1),
@@ -92,7 +94,7 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out")
     args = parser.parse_args()
-    rows = run(args.batch, args.frames, args.repeats)
+    rows = run(batch=args.batch, frames=args.frames, repeats=args.repeats)
     keys = list(rows[0])
     print(" | ".join(keys))
     for r in rows:

@@ -1,0 +1,28 @@
+"""Timing helper shared by the benchmark modules."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+
+def best_of(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> float:
+    """The fastest of `repeat` timed calls (seconds), after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def row(name: str, seconds: float, audio_seconds: float | None = None, **extra) -> dict:
+    """A result row; `x_realtime` = seconds of audio processed per second of wall time."""
+    out = {"name": name, "seconds": round(seconds, 5)}
+    if audio_seconds is not None:
+        out["audio_s"] = round(audio_seconds, 2)
+        out["x_realtime"] = round(audio_seconds / seconds, 1) if seconds > 0 else None
+    out.update(extra)
+    return out

@@ -1,0 +1,156 @@
+"""`msgld evaluate separation|generation|arrangement`: the paper's three tables.
+
+Each writes FILE.json (numbers and everything needed to reproduce them) and FILE.md (a table).
+Methods come from the registries in `msgld.eval.methods`; `--list` shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from msgld import SAMPLE_RATE
+from msgld.eval.embeddings import DEFAULT_EMBEDDING, available_embeddings
+
+log = logging.getLogger("msgld.evaluate")
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, str]:
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option expects KEY=VALUE, got {pair!r}")
+        options[key] = value
+    return options
+
+
+def common(args: argparse.Namespace) -> dict:
+    segment = int(round(args.segment_seconds * SAMPLE_RATE))
+    if segment <= 0:
+        raise ValueError(f"--segment-seconds must be positive, got {args.segment_seconds}")
+    return dict(
+        data=args.data, split=args.split, preset=args.preset,
+        stems=args.stems.split(",") if args.stems else None, segment=segment, limit=args.limit,
+        batch_size=args.batch_size, seed=args.seed, device=args.device, model=args.model, config=args.config,
+        options=parse_options(args.option), progress=not args.no_progress,
+    )
+
+
+def write(args: argparse.Namespace, result: dict, markdown: str) -> int:
+    from msgld.eval.report import write_results
+
+    json_path, md_path = write_results(args.out, result, markdown)
+    print(markdown)
+    log.info("wrote %s and %s", json_path, md_path)
+    return 0
+
+
+def list_methods(kind: str) -> int:
+    from msgld.eval.methods import available
+
+    names = available(kind)
+    print(f"{kind} methods:" if names else f"{kind} methods: none registered yet")
+    for name, desc in names.items():
+        print(f"  {name:18s} {desc}")
+    if kind != "separation":
+        print("embeddings:")
+        for name, desc in available_embeddings().items():
+            print(f"  {name:18s} {desc}")
+    return 0
+
+
+def run_separation(args: argparse.Namespace) -> int:
+    if args.list:
+        return list_methods("separation")
+    need(args, "data", "method", "out")
+    from msgld.eval.separation import evaluate_separation, separation_markdown
+
+    result = evaluate_separation(method=args.method, **common(args))
+    return write(args, result, separation_markdown(result))
+
+
+def run_generation(args: argparse.Namespace) -> int:
+    if args.list:
+        return list_methods("generation")
+    need(args, "data", "samples", "out")
+    from msgld.eval.generation import evaluate_generation, generation_markdown
+
+    result = evaluate_generation(
+        samples=args.samples, reference_split=args.reference_split, num_samples=args.num_samples,
+        embedding=args.embedding, embedding_weights=args.embedding_weights, save_samples=args.save_samples,
+        **common(args),
+    )
+    return write(args, result, generation_markdown(result))
+
+
+def run_arrangement(args: argparse.Namespace) -> int:
+    if args.list:
+        return list_methods("arrangement")
+    need(args, "data", "method", "out")
+    from msgld.eval.arrangement import arrangement_markdown, evaluate_arrangement
+
+    result = evaluate_arrangement(
+        method=args.method, embedding=args.embedding, embedding_weights=args.embedding_weights,
+        only_subsets=args.subsets.split(",") if args.subsets else None, **common(args),
+    )
+    return write(args, result, arrangement_markdown(result))
+
+
+def need(args: argparse.Namespace, *names: str) -> None:
+    missing = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is None]
+    if missing:
+        raise ValueError(f"missing required option(s): {', '.join(missing)}")
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", help="dataset folder: DIR/{split}/<track>/<stem>.wav")
+    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument("--preset", default="slakh2100", help="data preset naming the stems (default: slakh2100)")
+    p.add_argument("--stems", help="comma-separated stem list overriding the preset's")
+    p.add_argument("--out", help="results file FILE.json (FILE.md is written next to it)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N clips")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (recorded; default 0)")
+    p.add_argument("--segment-seconds", type=float, default=10.24, help="clip length (default 10.24 s)")
+    p.add_argument("--batch-size", type=int, default=4, help="clips per batch (default 4)")
+    p.add_argument("--device", default="cpu", help="torch device for models and embeddings (default cpu)")
+    p.add_argument("--model", help="model weights for the method (recorded)")
+    p.add_argument("--config", help="model/sampler config for the method (recorded)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="method option (repeatable; recorded)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--list", action="store_true", help="list the registered methods and exit")
+
+
+def add_embedding(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embedding", default=DEFAULT_EMBEDDING,
+                   help=f"FAD embedding: {', '.join(available_embeddings())} (default {DEFAULT_EMBEDDING})")
+    p.add_argument("--embedding-weights", help="weights file for the embedding (vggish)")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("evaluate", help="score separation, generation or arrangement (JSON + Markdown)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
+
+    sep = tasks.add_parser("separation", help="SI-SDR(i) and mel errors per stem (Table II)")
+    add_common(sep)
+    sep.add_argument("--method", help="separation method (see --list)")
+    sep.set_defaults(func=run_separation)
+
+    gen = tasks.add_parser("generation", help="total-generation FAD against real mixtures (Table III)")
+    add_common(gen)
+    add_embedding(gen)
+    gen.add_argument("--samples", metavar="DIR_OR_METHOD",
+                     help="folder of generated pieces (<piece>/<stem>.wav or <piece>.wav) or a generator name "
+                          "(a registered name wins over a folder of that name: write ./NAME for the folder)")
+    gen.add_argument("--num-samples", type=int, help="pieces to generate or read (default: as many as real clips / all)")
+    gen.add_argument("--reference-split", default="train", help="split of the real-vs-real reference row (default train)")
+    gen.add_argument("--save-samples", help="with a generator: also write its pieces to this folder")
+    gen.set_defaults(func=run_generation)
+
+    arr = tasks.add_parser("arrangement", help="FAD per subset of generated stems (Table I)")
+    add_common(arr)
+    add_embedding(arr)
+    arr.add_argument("--method", help="arranger (see --list)")
+    arr.add_argument("--subsets", help="comma-separated labels of generated stems, e.g. B,DG (default: all)")
+    arr.set_defaults(func=run_arrangement)
