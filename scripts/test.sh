@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs the test suite on a fresh machine: installs what it needs, then pytest.
+# Runs the test suite on a fresh machine: installs what it needs, runs pytest, then the
+# end-to-end command checks of scripts/smoke.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q "$@"
+bash scripts/smoke.sh
