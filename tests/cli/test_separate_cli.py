@@ -105,3 +105,17 @@ def test_shards_by_rank(debug_model, songs, tmp_path, monkeypatch):
     done = sorted(str(p.parent.relative_to(out)) for p in out.rglob("bass.wav"))
     assert done == ["b"]  # files a, b, sub/a sorted; rank 1 of 2 takes the second
     assert (out / "run.rank1.json").exists()
+
+
+def test_checkpoint_replaces_the_models_ldm(debug_model, songs, tmp_path):
+    import shutil
+
+    ckpt = tmp_path / "other"
+    ckpt.mkdir()
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(debug_model / f"ldm{suffix}", ckpt / f"ldm{suffix}")
+    out = tmp_path / "o"
+    assert sep(debug_model, songs / "b.flac", "-o", out, "--checkpoint", ckpt / "ldm") == 0
+    assert json.loads((out / "run.json").read_text())["weights_hash"]
+    assert main(["separate", str(songs / "b.flac"), "-o", str(out), "-q", "--model", str(debug_model),
+                 "--checkpoint", str(tmp_path / "missing")]) == 2

@@ -84,3 +84,20 @@ def test_map_windows_identity_and_scale():
     torch.testing.assert_close(map_windows(lambda c: c, x, 100, 10), x)
     y = map_windows(lambda c: c.repeat_interleave(4, dim=-2), x, 100, 10, scale=4)
     torch.testing.assert_close(y, x.repeat_interleave(4, dim=-2))
+
+
+def test_long_input_streams_window_batches(bundle, monkeypatch):
+    """A long input goes through the network one batch of windows at a time (flat memory)."""
+    sep = Separator(bundle)
+    seen = []
+    original = sep.separate_windows
+
+    def spy(chunks, s, generator):
+        seen.append(tuple(chunks.shape))
+        return original(chunks, s, generator)
+
+    monkeypatch.setattr(sep, "separate_windows", spy)
+    mix = music(12.0)
+    out = sep.separate(mix, steps=1, batch_size=2)
+    assert out.shape == (4, mix.size)
+    assert len(seen) >= 5 and all(n <= 2 and w == bundle.window_samples for n, w in seen)
