@@ -1,0 +1,28 @@
+"""A model folder: the `vae`, `ldm` and optional `vocoder` weights pairs that inference loads
+together (msgld.inference.bundle). Packing checks that the LDM was trained on this VAE's
+latents (same scale factor) and can store chosen parts in float16."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from msgld.audio.mel import MelConfig
+from msgld.weights import load_model, save_model
+
+
+def pack_model(out: str | Path, vae: str | Path, ldm: str | Path, vocoder: str | Path | None = None,
+               half: list[str] | tuple[str, ...] = ()) -> Path:
+    out = Path(out)
+    parts = {"vae": vae, "ldm": ldm, **({"vocoder": vocoder} if vocoder else {})}
+    models = {name: load_model(path, kind=name) for name, path in parts.items()}
+    expected = models["ldm"].latent_info.get("scale_factor")
+    if expected is not None and abs(expected - models["vae"].scale_factor) > 1e-6 * max(1.0, abs(expected)):
+        raise ValueError(f"{ldm}: trained on latents scaled by {expected}, but {vae} has {models['vae'].scale_factor}")
+    for name, model in models.items():
+        info = model.weights_info
+        save_model(model, out / name, name, info["config"], MelConfig(**info["mel"]),
+                   training={**info.get("training", {}), "packed_from": str(parts[name])},
+                   dtype=torch.float16 if name in half else None)
+    return out
