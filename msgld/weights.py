@@ -106,6 +106,8 @@ def save_model(
         if tmp.exists():
             tmp.unlink()
     atomic_write_text(json_path, json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+    for path in (tensors_path, json_path):
+        path.chmod(0o644)  # temporary files are created private; weights are for everyone to read
     return tensors_path, json_path
 
 
@@ -129,7 +131,8 @@ def read_info(path: str | os.PathLike) -> dict:
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", kind: str | None = None) -> nn.Module:
     """Build the model from `path`'s JSON and load its safetensors (cast to the model's dtype).
 
-    The JSON is kept on the module as `weights_info`. `kind`, when given, must match.
+    The JSON is kept on the module as `weights_info`, the tensors file's path as `weights_path`.
+    `kind`, when given, must match.
     """
     tensors_path, json_path = weight_paths(path)
     info = read_info(path)
@@ -140,6 +143,10 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", kind
     model = factory_for(info["kind"])(info["config"])
     state = load_file(str(tensors_path))
     reference = model.state_dict()
+    wrong = [f"{k} {tuple(v.shape)} != {tuple(reference[k].shape)}" for k, v in state.items()
+             if k in reference and v.shape != reference[k].shape]
+    if wrong:
+        raise WeightsError(f"{tensors_path}: does not fit its config ({len(wrong)} shapes differ, e.g. {wrong[0]})")
     state = {k: v.to(reference[k].dtype) if k in reference else v for k, v in state.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:

@@ -7,8 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from tests.helpers import tone_stems, write_track
+
+# One thread: tiny tensors gain nothing from more, and on a busy 2-core machine OpenMP threads
+# that spin-wait for each other slow the suite down many times over.
+torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -1,0 +1,123 @@
+"""Separation speed, memory and quality of a model (default: the shipped msgld-tiny).
+
+    python -m benchmarks separate [--quick]           # via the common runner
+    python benchmarks/bench_separate.py --data DIR --out FILE.json [--model M] [--clips N]
+
+Rows: wall time to separate 10.24 s with the default settings (aim: < 2.5 s on 2 CPU cores);
+peak memory (max RSS of a fresh process) separating 3- and 10-minute files (aim: flat,
+< 1.5 GB); and, with `--data` (or $MSGLD_BENCH_DATA), a sampler x steps x guidance table of
+time and si_sdri_wave on test clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+from msgld.inference.bundle import DEFAULT_MODEL
+
+
+def clip_of(seconds: float, seed: int = 0) -> np.ndarray:
+    """A deterministic stand-in mixture (tones and noise bursts) of `seconds`."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    tones = sum(0.1 * np.sin(2 * np.pi * f * t) for f in (110, 220, 330, 554))
+    bursts = (np.sin(2 * np.pi * 2 * t) > 0.95) * rng.standard_normal(t.size) * 0.2
+    return (tones + bursts).astype(np.float32)
+
+
+def time_separation(model: str, settings: dict, seconds: float = 10.24, repeats: int = 3) -> float:
+    from msgld.inference.separator import Separator
+
+    sep = Separator(model)
+    mix = clip_of(seconds)
+    sep.separate(mix, **settings)  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        sep.separate(mix, **settings)
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def peak_memory_mb(model: str, minutes: float, steps: int) -> float:
+    """Max RSS of a fresh process that separates a `minutes`-long file (MB)."""
+    code = (
+        "import sys, numpy as np; sys.path.insert(0, %r)\n"
+        "from benchmarks.bench_separate import clip_of\n"
+        "from msgld.inference.separator import Separator\n"
+        "Separator(%r).separate(clip_of(%f), steps=%d)\n"
+    ) % (os.getcwd(), model, minutes * 60, steps)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-c", code], check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(before, after) / 1024
+
+
+def quality_table(model: str, data: str, clips: int, grid: list[tuple[str, int, float]]) -> list[dict]:
+    from msgld.data.stems_dataset import MultiStemDataset
+    from msgld.eval.metrics import SeparationScores
+    from msgld.inference.separator import Separator
+
+    ds = MultiStemDataset(data, "test", mode="eval", min_active_stems=2)
+    sep = Separator(model)
+    rows = []
+    for sampler, steps, guidance in grid:
+        scores = SeparationScores(sep.stems)
+        t_total = 0.0
+        for i in range(min(clips, len(ds))):
+            item = ds[i]
+            t0 = time.perf_counter()
+            est = sep.separate(item["mixture"], sampler=sampler, steps=steps, guidance=guidance, seed=i)
+            t_total += time.perf_counter() - t0
+            scores.update(est[None], item["stems"][None], item["mixture"][None])
+        mean = scores.mean()
+        rows.append({"name": "separate-quality", "sampler": sampler, "steps": steps, "guidance": guidance,
+                     "clips": min(clips, len(ds)), "seconds_per_clip": round(t_total / min(clips, len(ds)), 2),
+                     "si_sdri_wave": round(mean["si_sdri_wave"], 2), "mel_mse": round(mean["mel_mse"], 3)})
+    return rows
+
+
+def run(quick: bool = False, model: str = DEFAULT_MODEL, data: str | None = None, clips: int = 8) -> list[dict]:
+    torch.manual_seed(0)
+    rows = []
+    from msgld.inference.separator import Separator
+
+    defaults = {k: Separator.defaults[k] for k in ("sampler", "steps", "guidance")}
+    sec = time_separation(model, {}, repeats=1 if quick else 3)
+    rows.append({"name": "separate-10.24s", "model": model, **defaults, "seconds": round(sec, 3),
+                 "x_realtime": round(10.24 / sec, 2), "aim_seconds": 2.5})
+    for minutes in ([3.0] if quick else [3.0, 10.0]):
+        rows.append({"name": "separate-peak-memory", "model": model, "minutes": minutes,
+                     "peak_rss_mb": round(peak_memory_mb(model, minutes, steps=1), 1), "aim_mb": 1536})
+    data = data or os.environ.get("MSGLD_BENCH_DATA")
+    if data and not quick:
+        grid = [(s, n, w) for s in ("ddim", "plms", "dpmsolver++") for n in (5, 10, 20, 50) for w in (1.0, 2.0)]
+        rows += quality_table(model, data, clips, grid)
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--data", help="dataset folder with a test split (for the quality table)")
+    parser.add_argument("--clips", type=int, default=8)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    sys.path.insert(0, os.getcwd())
+    from benchmarks.run import format_table
+
+    result = run(args.quick, args.model, args.data, args.clips)
+    print(format_table(result))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
