@@ -6,12 +6,10 @@ import argparse
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from msgld.audio.io import load_audio
 from msgld.cli.common import (
     add_model_arguments, add_output_arguments, add_sampler_arguments, load_bundle_from_args, run_record,
-    write_json, write_stems,
+    window_progress, write_json, write_stems,
 )
 from msgld.data.stems_dataset import find_stem_file
 
@@ -49,15 +47,9 @@ def run(args: argparse.Namespace) -> int:
     settings = arranger.settings(sampler=args.sampler, steps=args.steps, eta=args.eta, overlap=args.overlap,
                                  repaint=args.repaint, guidance=0.0)
     waves = {stem: load_audio(path) for stem, path in given.items()}
-    bar = tqdm(total=1, desc="arrange", unit="window", disable=args.quiet, leave=False)
-
-    def progress(done, total):
-        bar.total, bar.n = total, done
-        bar.refresh()
-
     started = time.perf_counter()
-    stems = arranger.arrange(waves, generate, seed=args.seed, progress=progress, **settings).numpy()
-    bar.close()
+    with window_progress("arrange", args.quiet) as progress:
+        stems = arranger.arrange(waves, generate, seed=args.seed, progress=progress, **settings).numpy()
     elapsed = round(time.perf_counter() - started, 3)
     out = Path(args.out)
     written = write_stems(out, bundle.stems, stems, args.format, extra={"mix": stems.sum(0)})

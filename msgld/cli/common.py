@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from msgld import SAMPLE_RATE, __version__
 from msgld.audio.io import atomic_write_text, save_audio
@@ -75,3 +77,18 @@ def write_json(path: Path, record: dict) -> None:
 def distributed_rank() -> tuple[int, int]:
     """(rank, world size) under torchrun, else (0, 1)."""
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+@contextlib.contextmanager
+def window_progress(desc: str, quiet: bool):
+    """A tqdm bar driven by the pipelines' `progress(done, total)` callbacks (one per file)."""
+    bar = tqdm(total=1, desc=desc, unit="window", disable=quiet, leave=False)
+
+    def progress(done: int, total: int) -> None:
+        bar.total, bar.n = total, done
+        bar.refresh()
+
+    try:
+        yield progress
+    finally:
+        bar.close()

@@ -6,11 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from msgld.cli.common import (
     add_model_arguments, add_output_arguments, add_sampler_arguments, load_bundle_from_args, run_record,
-    write_json, write_stems,
+    window_progress, write_json, write_stems,
 )
 
 
@@ -28,15 +26,9 @@ def run(args: argparse.Namespace) -> int:
     for i in range(args.n):
         seed = args.seed + i
         folder = out / f"sample_{i:03d}"
-        bar = tqdm(total=1, desc=folder.name, unit="window", disable=args.quiet, leave=False)
-
-        def progress(done, total, bar=bar):
-            bar.total, bar.n = total, done
-            bar.refresh()
-
         started = time.perf_counter()
-        stems = gen.generate(args.duration, seed=seed, progress=progress, **settings).numpy()
-        bar.close()
+        with window_progress(folder.name, args.quiet) as progress:
+            stems = gen.generate(args.duration, seed=seed, progress=progress, **settings).numpy()
         elapsed = round(time.perf_counter() - started, 3)
         written = write_stems(folder, bundle.stems, stems, args.format, extra={"mix": stems.sum(0)})
         write_json(folder / "run.json", run_record(bundle, settings, seed=seed, duration=args.duration,

@@ -7,12 +7,10 @@ import logging
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from msgld.audio.io import READ_EXTENSIONS, AudioError, load_audio
 from msgld.cli.common import (
     add_model_arguments, add_output_arguments, add_sampler_arguments, distributed_rank, load_bundle_from_args,
-    run_record, write_json, write_stems,
+    run_record, window_progress, write_json, write_stems,
 )
 
 log = logging.getLogger(__name__)
@@ -73,15 +71,8 @@ def run(args: argparse.Namespace) -> int:
             log.error("%s", e)
             failures.append(f"{e}")
             continue
-        bar = tqdm(total=1, desc=str(rel), unit="window", disable=args.quiet, leave=False)
-
-        def progress(done, total, bar=bar):
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
-        stems = separator.separate(mixture, progress=progress, **settings).numpy()
-        bar.close()
+        with window_progress(str(rel), args.quiet) as progress:
+            stems = separator.separate(mixture, progress=progress, **settings).numpy()
         elapsed = time.perf_counter() - started
         written = write_stems(target, bundle.stems, stems, args.format)
         timings[str(rel)] = round(elapsed, 3)
