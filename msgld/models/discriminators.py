@@ -21,6 +21,17 @@ def scaled(channels: int, width: float) -> int:
     return max(4, int(round(channels * width)))
 
 
+
+def run_convs(convs: nn.ModuleList, conv_post: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Leaky-ReLU conv stack, then the output conv: (flattened scores, every layer's features)."""
+    feats = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LRELU)
+        feats.append(x)
+    x = conv_post(x)
+    feats.append(x)
+    return x.flatten(1), feats
+
 class PeriodDiscriminator(nn.Module):
     """Folds the waveform into [T / p, p] and applies 2-D convs along time (kernel (5, 1))."""
 
@@ -39,13 +50,7 @@ class PeriodDiscriminator(nn.Module):
         if t % self.period:
             x = F.pad(x, (0, self.period - t % self.period), "reflect")
         x = x.view(b, c, -1, self.period)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU)
-            feats.append(x)
-        x = self.conv_post(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return run_convs(self.convs, self.conv_post, x)
 
 
 class ScaleDiscriminator(nn.Module):
@@ -66,13 +71,7 @@ class ScaleDiscriminator(nn.Module):
         self.conv_post = wrap(nn.Conv1d(c_in, 1, 3, 1, padding=1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU)
-            feats.append(x)
-        x = self.conv_post(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return run_convs(self.convs, self.conv_post, x)
 
 
 class HiFiGANDiscriminator(nn.Module):
