@@ -7,6 +7,10 @@ loss from step `loss.adversarial.start`, its generator term scaled by LDM's adap
 (gradient-norm ratio at the decoder's last layer). Then the optimization is manual and the
 discriminator's optimizer is stepped directly, so `global_step` counts autoencoder steps.
 Validation logs `val/mel_mse` (the paper's metric, posterior mode) and `val/l1`.
+
+Fine-tuning: `train.init_from` starts from exported VAE weights; `train.freeze_encoder` trains
+only the decoder side, so latents (and a diffusion model trained on them, and its latent
+cache) stay valid, and the exported scale factor is the initial one, not re-measured.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from msgld.models.patchgan import PatchGAN, hinge_d_loss
 from msgld.models.vae import build_vae
 from msgld.training.data import fold_waves, stem_loaders
 from msgld.training.scale_factor import images_from_loader, measure_scale_factor
+from msgld.weights import load_model
 
 
 class VAEModule(L.LightningModule):
@@ -31,11 +36,29 @@ class VAEModule(L.LightningModule):
         self.save_hyperparameters({"config": config})
         self.config = config
         self.model = build_vae(config["model"])
+        train = config.get("train", {})
+        if train.get("init_from"):
+            self.init_from(train["init_from"])
+        self.freeze_encoder = bool(train.get("freeze_encoder", False))
+        if self.freeze_encoder:
+            for p in self.encoder_side():
+                p.requires_grad_(False)
         self.front = MelFrontEnd()
         self.adversarial = dict(config["loss"].get("adversarial") or {})
         if float(self.adversarial.get("weight", 0.0)) > 0:
             self.automatic_optimization = False
             self.discriminator = PatchGAN(self.adversarial)
+
+    def init_from(self, path: str) -> None:
+        """Copy weights and scale factor from an exported VAE of the same config."""
+        source = load_model(path, kind="vae")
+        if source.config != self.model.config:
+            raise ValueError(f"{path}: VAE config differs from the run's config; cannot initialise from it")
+        self.model.load_state_dict(source.state_dict())
+        self.model.scale_factor = source.scale_factor
+
+    def encoder_side(self) -> list[torch.nn.Parameter]:
+        return [*self.model.encoder.parameters(), *self.model.quant_conv.parameters()]
 
     @property
     def model_config(self) -> dict:
@@ -113,14 +136,18 @@ class VAEModule(L.LightningModule):
     def configure_optimizers(self):
         o = self.config["optim"]
         betas = tuple(o.get("betas", (0.9, 0.999)))
-        opt = torch.optim.Adam(self.model.parameters(), lr=o["lr"], betas=betas, weight_decay=o.get("weight_decay", 0.0))
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        opt = torch.optim.Adam(params, lr=o["lr"], betas=betas, weight_decay=o.get("weight_decay", 0.0))
         if self.automatic_optimization:
             return opt
         return [opt, torch.optim.Adam(self.discriminator.parameters(), lr=o.get("lr_d", o["lr"]), betas=betas)]
 
     # -- export -----------------------------------------------------------------------------
     def prepare_export(self, train_loader) -> dict:
-        """Measure and set the scale factor on training images; returns info for the JSON."""
+        """Measure and set the scale factor on training images; returns info for the JSON.
+        A frozen encoder keeps its initial scale factor (its latents did not change)."""
+        if self.freeze_encoder:
+            return {"scale_factor_from": self.config["train"].get("init_from", "frozen encoder")}
         s = self.config.get("scale_factor", {})
         was_training = self.model.training
         self.model.eval()

@@ -56,6 +56,18 @@ def test_vae_trains_resumes_and_exports(stems_dir, tmp_path):
         assert torch.equal(again(x, sample=False)[0], vae(x, sample=False)[0])
 
 
+def test_vae_decoder_finetune_keeps_encoder_and_scale_factor(stems_dir, tmp_path):
+    config = merge(load_config("vae", "tiny"), TINY_VAE)
+    first = train("vae", stems_dir, config, options(tmp_path / "first"))["final"]
+    start = load_model(first)
+    tuned_config = merge(config, {"train": {"init_from": str(first), "freeze_encoder": True}})
+    tuned = load_model(train("vae", stems_dir, tuned_config, options(tmp_path / "tuned", max_steps=3))["final"])
+    assert tuned.scale_factor == start.scale_factor
+    for name, value in start.state_dict().items():
+        same = torch.equal(value, tuned.state_dict()[name])
+        assert same == name.startswith(("encoder.", "quant_conv.")), name  # only the decoder side moved
+
+
 def test_vocoder_counts_generator_steps(stems_dir, tmp_path):
     out = tmp_path / "voc"
     config = merge(load_config("vocoder", "tiny"), {**TINY_VOCODER, "loss": {"adversarial_start": 1}})
