@@ -17,6 +17,7 @@ from tqdm import tqdm
 from msgld import SAMPLE_RATE, __version__
 from msgld.audio.io import atomic_write_text, save_audio
 from msgld.diffusion.samplers import SAMPLERS
+from msgld.diffusion.sampling import PRECISIONS
 
 FORMATS = ("wav", "flac", "mp3")
 
@@ -36,7 +37,8 @@ def add_sampler_arguments(p: argparse.ArgumentParser, guidance: bool = False) ->
         p.add_argument("--guidance-scale", type=float, dest="guidance",
                        help="classifier-free guidance weight w (>= 1 separates; 0 < w < 1 gives variations)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (recorded in run.json)")
-    p.add_argument("--overlap", type=float, help="overlap of consecutive 10.24 s windows, seconds")
+    p.add_argument("--overlap", type=float, help="overlap of consecutive model windows, seconds")
+    p.add_argument("--precision", choices=PRECISIONS, help="the network's precision (bf16: autocast, faster on recent CPUs)")
 
 
 def add_output_arguments(p: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     bundle = load_bundle_from_args(args)
     gen = Generator(bundle)
     settings = gen.settings(sampler=args.sampler, steps=args.steps, eta=args.eta, overlap=args.overlap,
-                            repaint=args.repaint, guidance=0.0)
+                            repaint=args.repaint, guidance=0.0, precision=args.precision)
     out = Path(args.out)
     timings = {}
     for i in range(args.n):

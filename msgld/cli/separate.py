@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     separator = Separator(bundle)
     settings = separator.settings(guidance=args.guidance, sampler=args.sampler, steps=args.steps, eta=args.eta,
                                   overlap=args.overlap, batch_size=args.batch_size, seed=args.seed,
-                                  reconstruct=args.reconstruct, method=args.method)
+                                  reconstruct=args.reconstruct, method=args.method,
+                                  precision=args.precision)
     files = collect_inputs(args.inputs, args.recursive, args.extensions.split(","))
     rank, world = distributed_rank()
     files = files[rank::world]

@@ -23,8 +23,19 @@ def parse_overrides(items: list[str]) -> dict:
         *parents, leaf = key.split(".")
         for p in parents:
             node = node.setdefault(p, {})
-        node[leaf] = yaml.safe_load(value)
+        node[leaf] = parse_value(value)
     return out
+
+
+def parse_value(text: str):
+    """YAML, except that numbers YAML 1.1 leaves as strings ("5e-4") become floats."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -9,10 +9,13 @@ Inpainting (arrangement, continuation): where `known_mask` is 1, the latent is r
 every step by the known clean latent noised to the current level (paper II-D); optional
 RePaint resampling (Lugmayr et al. 2022) jumps back one step `repaint` times (DDIM only).
 `x0_hook` rewrites the clean-latent estimate at every step (MSDM-style constraints).
+`precision="bf16"` runs the network under bfloat16 autocast (the sampler's arithmetic stays
+in the latents' dtype).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import torch
@@ -34,6 +37,18 @@ def guided_eps(model, z: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | Non
     out = model(torch.cat([z, z]), torch.cat([tt, tt]), torch.cat([null_condition(cond), cond]))
     eps_u, eps_c = out.chunk(2)
     return eps_u + w * (eps_c - eps_u)
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def network_precision(precision: str, device: torch.device):
+    """A context for the network's forward passes: fp32 as is, or bfloat16 autocast."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 def to_epsilon(out: torch.Tensor, z: torch.Tensor, alpha_bar: torch.Tensor, prediction_type: str) -> torch.Tensor:
@@ -60,6 +75,7 @@ def sample_latents(
     generator: torch.Generator | None = None,
     callback: Callable[[int, int], None] | None = None,
     diffusion_cfg: dict | None = None,
+    precision: str = "fp32",
 ) -> torch.Tensor:
     """Draw latents [B, S, C, T, F] from the model (an eps- or v-predicting MultiTrackUNet)."""
     cfg = dict(diffusion_cfg or model.diffusion_config)
@@ -70,6 +86,7 @@ def sample_latents(
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
     alphas = scheduler.alphas_cumprod.to(device)
+    autocast = network_precision(precision, device)
 
     def randn(like_shape):
         return torch.randn(like_shape, generator=generator, device=device, dtype=dtype)
@@ -87,8 +104,9 @@ def sample_latents(
                 noised = scheduler.add_noise(known, randn(shape), t.reshape(1)).to(dtype)
                 z = known_mask * noised + (1 - known_mask) * z
             a = alphas[t]
-            eps = to_epsilon(guided_eps(model, scheduler.scale_model_input(z, t), t_dev, cond, guidance), z, a,
-                             prediction_type)
+            with autocast:
+                out = guided_eps(model, scheduler.scale_model_input(z, t), t_dev, cond, guidance)
+            eps = to_epsilon(out.to(dtype), z, a, prediction_type)
             if x0_hook is not None:
                 x0 = (z - (1 - a).sqrt() * eps) / a.sqrt()
                 eps = (z - a.sqrt() * x0_hook(x0, t)) / (1 - a).sqrt()

@@ -34,6 +34,7 @@ def sample_sequence(
     repaint: int = 0,
     generator: torch.Generator | None = None,
     progress: Callable[[int, int], None] | None = None,
+    precision: str = "fp32",
 ) -> torch.Tensor:
     """-> latents [S, C, frames, F]. `known` [S, C, frames, F] with `stem_mask` [S] (1 = given);
     `cond` [C, frames, F] is the mixture condition (None: unconditional). frames >= window."""
@@ -57,7 +58,7 @@ def sample_sequence(
         z = sample_latents(
             ldm, (1, stems, depth, window, bins), c, guidance, sampler, steps, eta,
             known=k.unsqueeze(0) if mask.any() else None, known_mask=mask.unsqueeze(0) if mask.any() else None,
-            repaint=repaint, generator=generator,
+            repaint=repaint, generator=generator, precision=precision,
         )
         out[:, :, s : s + window] = z[0]
         done = s + window

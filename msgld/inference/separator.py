@@ -48,7 +48,8 @@ class Separator:
     """`Separator().separate(mixture)` -> stems [S, L] at 16 kHz (`.stems` names them)."""
 
     defaults = {"guidance": 2.0, "sampler": "dpmsolver++", "steps": 20, "eta": 0.0, "overlap": None,
-                "batch_size": 1, "seed": 0, "reconstruct": "mask", "method": "msgld", "gaussian_strength": 1.0}
+                "batch_size": 1, "seed": 0, "reconstruct": "mask", "method": "msgld", "gaussian_strength": 1.0,
+                "precision": "fp32"}
 
     def __init__(self, model: str | ModelBundle = DEFAULT_MODEL, device: str = "cpu"):
         self.bundle = model if isinstance(model, ModelBundle) else load_bundle(model, device)
@@ -85,11 +86,11 @@ class Separator:
         shape = (chunks.shape[0], len(b.stems), *cond.shape[1:])
         if s["method"] == "msgld":
             z = sample_latents(b.ldm, shape, cond, s["guidance"], s["sampler"], s["steps"], s["eta"],
-                               generator=generator)
+                               generator=generator, precision=s["precision"])
         else:
             z = sample_latents(b.ldm, shape, None, 0.0, s["sampler"], s["steps"], s["eta"],
                                x0_hook=msdm_hook(s["method"], cond, s["gaussian_strength"]),
-                               generator=generator)
+                               generator=generator, precision=s["precision"])
         mels = decode_mels(b, z)  # [n, S, T, 64]
         if s["reconstruct"] == "mask":
             return b.masker(mels, chunks)

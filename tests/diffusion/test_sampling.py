@@ -91,3 +91,21 @@ def test_real_unet_v_prediction_runs():
     z = sample_latents(net, (1, 4, 8, 8, 8), torch.randn(1, 8, 8, 8), 2.0, "dpmsolver++", 3,
                        generator=torch.Generator().manual_seed(0))
     assert torch.isfinite(z).all()
+
+
+def test_bf16_precision_runs_the_network_under_autocast():
+    seen = []
+
+    class DtypeRecorder(Recorder):
+        def forward(self, z, t, cond):
+            out = torch.nn.functional.linear(z, torch.eye(z.shape[-1]))  # autocast casts matmuls
+            seen.append(out.dtype)
+            return out
+
+    m = DtypeRecorder()
+    z = sample_latents(m, (1, 4, 8, 4, 4), None, 0.0, "ddim", 3, precision="bf16")
+    assert seen == [torch.bfloat16] * 3 and z.dtype == torch.float32  # the sampler's arithmetic stays fp32
+    sample_latents(m, (1, 4, 8, 4, 4), None, 0.0, "ddim", 1)
+    assert seen[-1] == torch.float32
+    with pytest.raises(ValueError, match="bf16"):
+        sample_latents(m, (1, 4, 8, 4, 4), None, 0.0, "ddim", 1, precision="fp8")
