@@ -239,6 +239,11 @@ def synthesize(out: str | Path, tracks: int | None = None, hours: float | None =
         if folder.is_dir():
             skipped += 1
             continue
+        elsewhere = [out / other / folder.name for other in cfg["splits"] if other != split]
+        misplaced = [str(p) for p in elsewhere if p.is_dir()]
+        if misplaced:  # the same song in two splits would leak test songs into training
+            raise ValueError(f"{misplaced[0]}: this track belongs to split {split!r} now; the folder was "
+                             "made by another version of the writer: write to a new folder")
         folder.parent.mkdir(parents=True, exist_ok=True)
         jobs.append(Job(seed, index, str(folder), split, cfg, backend, tuple(str(p) for p in fonts)))
 

@@ -97,6 +97,20 @@ def test_rerun_with_other_settings_is_refused(dataset, short_config):
         make(dataset, short_config, seed=1)
 
 
+def test_track_found_in_another_split_is_refused(dataset, tmp_path, short_config):
+    """A folder made by a writer that split differently must not leak a song into two splits."""
+    import shutil
+
+    out = tmp_path / "moved"
+    shutil.copytree(dataset, out)
+    track = track_dirs(out)[0]
+    other = next(s for s in short_config["splits"] if s != track.parent.name)
+    (out / other).mkdir(exist_ok=True)
+    track.rename(out / other / track.name)
+    with pytest.raises(ValueError, match=f"{track.name}: this track belongs to split"):
+        make(out, short_config)
+
+
 def test_hours_and_splits(short_config):
     n = tracks_for_hours(0.01, 0, short_config)  # 36 s of 6-8 s songs (+ tail)
     assert 2 <= n <= 7
