@@ -10,7 +10,7 @@ every step by the known clean latent noised to the current level (paper II-D); o
 RePaint resampling (Lugmayr et al. 2022) jumps back one step `repaint` times (DDIM only).
 `x0_hook` rewrites the clean-latent estimate at every step (MSDM-style constraints).
 `precision="bf16"` runs the network under bfloat16 autocast (the sampler's arithmetic stays
-in the latents' dtype).
+in the latents' dtype); "auto" picks bf16 where the device computes it natively.
 """
 
 from __future__ import annotations
@@ -39,14 +39,33 @@ def guided_eps(model, z: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | Non
     return eps_u + w * (eps_c - eps_u)
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether `device` computes bfloat16 natively (CUDA sm80+, CPUs with AVX512-BF16 or AMX):
+    elsewhere bf16 autocast is emulated and slower than fp32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """"auto" -> "bf16" where the device has native bfloat16, else "fp32"."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
 
 
 def network_precision(precision: str, device: torch.device):
     """A context for the network's forward passes: fp32 as is, or bfloat16 autocast."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
-    if precision == "fp32":
+    if resolve_precision(precision, device) == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 

@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from msgld.diffusion.sampling import resolve_precision
 from msgld.inference.bundle import DEFAULT_MODEL, ModelBundle, load_bundle
 from msgld.inference.codec import decode_mels, vocode
 from msgld.inference.long_sampling import sample_sequence
@@ -17,7 +18,7 @@ class Generator:
     """`Generator().generate(duration=10.24, seed=0)` -> stems [S, L] at 16 kHz."""
 
     defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0,
-                "precision": "fp32"}
+                "precision": "auto"}
 
     def __init__(self, model: str | ModelBundle = DEFAULT_MODEL, device: str = "cpu"):
         self.bundle = model if isinstance(model, ModelBundle) else load_bundle(model, device)
@@ -39,7 +40,9 @@ class Generator:
         unknown = set(overrides) - set(self.defaults)
         if unknown:
             raise ValueError(f"unknown generation settings {sorted(unknown)}; allowed: {sorted(self.defaults)}")
-        return {**self.defaults, **{k: v for k, v in overrides.items() if v is not None}}
+        s = {**self.defaults, **{k: v for k, v in overrides.items() if v is not None}}
+        s["precision"] = resolve_precision(s["precision"], self.bundle.device)
+        return s
 
     def sample_latents(self, frames: int, s: dict, generator: torch.Generator, known=None, stem_mask=None,
                        cond=None, progress=None) -> torch.Tensor:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from msgld.audio.chunking import OverlapAdd, window_starts
-from msgld.diffusion.sampling import sample_latents
+from msgld.diffusion.sampling import resolve_precision, sample_latents
 from msgld.inference.bundle import DEFAULT_MODEL, ModelBundle, load_bundle
 from msgld.inference.codec import decode_mels, encode, vocode
 
@@ -48,8 +48,8 @@ class Separator:
     """`Separator().separate(mixture)` -> stems [S, L] at 16 kHz (`.stems` names them)."""
 
     defaults = {"guidance": 2.0, "sampler": "dpmsolver++", "steps": 20, "eta": 0.0, "overlap": None,
-                "batch_size": 1, "seed": 0, "reconstruct": "mask", "method": "msgld", "gaussian_strength": 1.0,
-                "precision": "fp32"}
+                "batch_size": 8, "seed": 0, "reconstruct": "mask", "method": "msgld", "gaussian_strength": 1.0,
+                "precision": "auto"}
 
     def __init__(self, model: str | ModelBundle = DEFAULT_MODEL, device: str = "cpu"):
         self.bundle = model if isinstance(model, ModelBundle) else load_bundle(model, device)
@@ -76,6 +76,7 @@ class Separator:
             raise ValueError(f"overlap must be in [0, {window}) seconds, got {s['overlap']}")
         if s["batch_size"] < 1:
             raise ValueError(f"batch size must be at least 1, got {s['batch_size']}")
+        s["precision"] = resolve_precision(s["precision"], self.bundle.device)
         return s
 
     @torch.no_grad()

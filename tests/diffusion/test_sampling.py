@@ -109,3 +109,14 @@ def test_bf16_precision_runs_the_network_under_autocast():
     assert seen[-1] == torch.float32
     with pytest.raises(ValueError, match="bf16"):
         sample_latents(m, (1, 4, 8, 4, 4), None, 0.0, "ddim", 1, precision="fp8")
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    from msgld.diffusion import sampling
+
+    monkeypatch.setattr(sampling, "native_bf16", lambda device: True)
+    assert sampling.resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(sampling, "native_bf16", lambda device: False)
+    assert sampling.resolve_precision("auto", "cpu") == "fp32"
+    assert sampling.resolve_precision("bf16", "cpu") == "bf16"  # asked for explicitly: kept
+    assert sampling.native_bf16("meta") is False
