@@ -143,3 +143,10 @@ def test_float_wavs_carry_no_write_time(tmp_path):
     raw = path.read_bytes()
     i = raw.find(b"PEAK")
     assert i > 0 and raw[i + 12:i + 16] == b"\0\0\0\0"
+
+
+def test_test_only_config_puts_every_track_in_test():
+    from msgld.config import load_config
+
+    ratios = load_config("synth", "test-only")["splits"]
+    assert {split_of(2, i, ratios) for i in range(200)} == {"test"}
