@@ -19,6 +19,7 @@ import contextlib
 from typing import Callable
 
 import torch
+from diffusers.utils.torch_utils import randn_tensor
 
 from msgld.diffusion.samplers import make_scheduler
 
@@ -91,12 +92,14 @@ def sample_latents(
     known_mask: torch.Tensor | None = None,
     repaint: int = 0,
     x0_hook: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | list[torch.Generator] | None = None,
     callback: Callable[[int, int], None] | None = None,
     diffusion_cfg: dict | None = None,
     precision: str = "fp32",
 ) -> torch.Tensor:
-    """Draw latents [B, S, C, T, F] from the model (an eps- or v-predicting MultiTrackUNet)."""
+    """Draw latents [B, S, C, T, F] from the model (an eps- or v-predicting MultiTrackUNet).
+    `generator`: one for the whole batch, or a list of B (item i then draws exactly what it
+    would draw alone, so a batch of seeds reproduces the seeds one by one)."""
     cfg = dict(diffusion_cfg or model.diffusion_config)
     prediction_type = cfg.pop("prediction_type", "epsilon")
     scheduler = make_scheduler(sampler, {**cfg, "prediction_type": "epsilon"}, steps)
@@ -107,8 +110,8 @@ def sample_latents(
     alphas = scheduler.alphas_cumprod.to(device)
     autocast = network_precision(precision, device)
 
-    def randn(like_shape):
-        return torch.randn(like_shape, generator=generator, device=device, dtype=dtype)
+    def randn(like_shape):  # a list of generators seeds each batch item on its own
+        return randn_tensor(like_shape, generator=generator, device=device, dtype=dtype)
 
     if known is not None:
         known = known.to(device, dtype)

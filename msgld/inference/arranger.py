@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from msgld.inference.bundle import DEFAULT_MODEL, ModelBundle, load_bundle
-from msgld.inference.codec import decode_mels, encode, vocode
+from msgld.inference.codec import encode
 from msgld.inference.generator import Generator
 
 
@@ -25,31 +25,47 @@ class Arranger(Generator):
 
     def arrange(self, given: dict[str, np.ndarray | torch.Tensor], generate: list[str] | None = None, seed: int = 0,
                 progress: Callable[[int, int], None] | None = None, **settings) -> torch.Tensor:
+        """-> stems [S, L] (L: the longest given stem)."""
+        return self.arrange_batch([given], generate, [seed], progress, **settings)[0]
+
+    def arrange_batch(self, givens: list[dict[str, np.ndarray | torch.Tensor]], generate: list[str] | None = None,
+                      seeds: list[int] | None = None, progress: Callable[[int, int], None] | None = None,
+                      **settings) -> torch.Tensor:
+        """Several arrangements sampled together, each with the same given stem names ->
+        stems [B, S, L] (L: the longest given stem of the batch; shorter ones zero-padded)."""
         b = self.bundle
-        unknown = set(given) - set(b.stems)
+        if not givens:
+            raise ValueError("give at least one arrangement")
+        names = set(givens[0])
+        if any(set(g) != names for g in givens):
+            raise ValueError("every arrangement of a batch must give the same stems")
+        unknown = names - set(b.stems)
         if unknown:
             raise ValueError(f"unknown stems {sorted(unknown)}; this model's stems are {b.stems}")
-        if not given:
+        if not names:
             raise ValueError("arrangement needs at least one given stem (use generation for none)")
-        generate = list(generate) if generate else [st for st in b.stems if st not in given]
-        bad = [st for st in generate if st not in b.stems or st in given]
+        generate = list(generate) if generate else [st for st in b.stems if st not in names]
+        bad = [st for st in generate if st not in b.stems or st in names]
         if bad:
-            raise ValueError(f"cannot generate {bad}: choose from the stems not given, {[st for st in b.stems if st not in given]}")
+            raise ValueError(f"cannot generate {bad}: choose from the stems not given, {[st for st in b.stems if st not in names]}")
+        seeds = list(range(len(givens))) if seeds is None else list(seeds)
+        if len(seeds) != len(givens):
+            raise ValueError(f"{len(seeds)} seeds for {len(givens)} arrangements")
         s = self.settings(**settings)
-        waves = {k: torch.as_tensor(np.asarray(v, dtype=np.float32)).flatten() for k, v in given.items()}
-        length = max(w.shape[0] for w in waves.values())
-        frames, wanted = self.latent_frames(length / b.front.cfg.sample_rate)
-        samples = frames * b.vae.compression * b.front.cfg.hop_length
-        audio = torch.zeros(len(b.stems), samples)
-        for k, w in waves.items():
-            audio[b.stems.index(k), : w.shape[0]] = w
-        mask = torch.tensor([1.0 if st in given else 0.0 for st in b.stems])
+        waves = [{k: torch.as_tensor(np.asarray(v, dtype=np.float32)).flatten() for k, v in g.items()} for g in givens]
+        length = max(w.shape[0] for g in waves for w in g.values())
+        frames, _ = self.latent_frames(length / b.front.cfg.sample_rate)
+        audio = torch.zeros(len(givens), len(b.stems), frames * b.vae.compression * b.front.cfg.hop_length)
+        for i, g in enumerate(waves):
+            for k, w in g.items():
+                audio[i, b.stems.index(k), : w.shape[0]] = w
+        mask = torch.tensor([1.0 if st in names else 0.0 for st in b.stems])
         known = encode(b, audio) * mask.view(-1, 1, 1, 1).to(b.device)
-        g = torch.Generator(device=b.device).manual_seed(int(seed))
-        z = self.sample_latents(frames, s, g, known=known, stem_mask=mask, progress=progress)
+        masks = mask.expand(len(givens), -1)
+        z = self.sample_latents(frames, s, self.generators(seeds), known=known, stem_mask=masks, progress=progress)
         out = audio.clone()
         new = [b.stems.index(st) for st in generate]
-        out[new] = vocode(b, decode_mels(b, z[new]), seed).cpu()
-        skipped = [b.stems.index(st) for st in b.stems if st not in given and st not in generate]
-        out[skipped] = 0.0  # stems neither given nor asked for stay silent
-        return out[:, :length]
+        out[:, new] = self.to_audio(z[:, new], seeds, audio.shape[-1])
+        skipped = [b.stems.index(st) for st in b.stems if st not in names and st not in generate]
+        out[:, skipped] = 0.0  # stems neither given nor asked for stay silent
+        return out[..., :length]

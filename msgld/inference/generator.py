@@ -44,8 +44,9 @@ class Generator:
         s["precision"] = resolve_precision(s["precision"], self.bundle.device)
         return s
 
-    def sample_latents(self, frames: int, s: dict, generator: torch.Generator, known=None, stem_mask=None,
+    def sample_latents(self, frames: int, s: dict, generators: list[torch.Generator], known=None, stem_mask=None,
                        cond=None, progress=None) -> torch.Tensor:
+        """-> latents [B, S, C, frames, F], B = len(generators) (one per sequence)."""
         b = self.bundle
         window = b.window_samples // (b.vae.compression * b.front.cfg.hop_length)
         per_frame = b.vae.compression * b.front.cfg.hop_length / b.front.cfg.sample_rate
@@ -55,17 +56,32 @@ class Generator:
         return sample_sequence(
             b.ldm, frames, window, overlap, len(b.stems), b.vae.latent_channels, 64 // b.vae.compression,
             known=known, stem_mask=stem_mask, cond=cond, guidance=s["guidance"], sampler=s["sampler"],
-            steps=s["steps"], eta=s["eta"], repaint=s["repaint"], generator=generator, progress=progress,
-            precision=s["precision"],
+            steps=s["steps"], eta=s["eta"], repaint=s["repaint"], generator=generators, progress=progress,
+            precision=s["precision"], batch=len(generators),
         )
+
+    def generators(self, seeds: list[int]) -> list[torch.Generator]:
+        return [torch.Generator(device=self.bundle.device).manual_seed(int(seed)) for seed in seeds]
+
+    def to_audio(self, z: torch.Tensor, seeds: list[int], samples: int) -> torch.Tensor:
+        """Latents [B, S', C, T, F] -> waves [B, S', samples] by the vocoder (seeded per item)."""
+        b = self.bundle
+        return torch.stack([vocode(b, decode_mels(b, zi), seed).cpu()[:, :samples] for zi, seed in zip(z, seeds)])
 
     def generate(self, duration: float = 10.24, seed: int = 0, progress: Callable[[int, int], None] | None = None,
                  **settings) -> torch.Tensor:
+        """-> stems [S, L] of one piece."""
+        return self.generate_batch([seed], duration, progress, **settings)[0]
+
+    def generate_batch(self, seeds: list[int], duration: float = 10.24,
+                       progress: Callable[[int, int], None] | None = None, **settings) -> torch.Tensor:
+        """-> stems [len(seeds), S, L]: pieces sampled together (faster than one by one); piece i
+        is the piece `generate(seed=seeds[i])` gives, up to float rounding."""
         if duration <= 0:
             raise ValueError(f"duration must be positive, got {duration}")
+        if not seeds:
+            raise ValueError("give at least one seed")
         s = self.settings(**settings)
         frames, wanted = self.latent_frames(duration)
-        g = torch.Generator(device=self.bundle.device).manual_seed(int(seed))
-        z = self.sample_latents(frames, s, g, progress=progress)[:, :, :wanted]
-        audio = vocode(self.bundle, decode_mels(self.bundle, z), seed).cpu()
-        return audio[:, : int(round(duration * self.bundle.front.cfg.sample_rate))]
+        z = self.sample_latents(frames, s, self.generators(seeds), progress=progress)[..., :wanted, :]
+        return self.to_audio(z, seeds, int(round(duration * self.bundle.front.cfg.sample_rate)))

@@ -9,7 +9,8 @@ from msgld.cli import main
 def test_generate(debug_model, tmp_path):
     out = tmp_path / "gen"
     assert main(["generate", "-n", "2", "--duration", "2.0", "--seed", "5", "-o", str(out), "--model", str(debug_model),
-                 "--steps", "2", "--sampler", "ddim", "--eta", "1.0", "--overlap", "0.32", "--repaint", "1", "--precision", "bf16", "-q"]) == 0
+                 "--steps", "2", "--sampler", "ddim", "--eta", "1.0", "--overlap", "0.32", "--repaint", "1", "--precision", "bf16", "--batch-size", "2",
+                 "-q"]) == 0
     for i, seed in ((0, 5), (1, 6)):
         folder = out / f"sample_{i:03d}"
         names = sorted(p.name for p in folder.iterdir())

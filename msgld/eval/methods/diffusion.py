@@ -60,7 +60,7 @@ def generation_factory(ctx: MethodContext):
     settings = gen.settings(**options(ctx, gen.defaults))
 
     def generate(count: int, length: int, seed: int) -> torch.Tensor:
-        return torch.stack([gen.generate(length / ctx.sample_rate, seed=seed + i, **settings) for i in range(count)])
+        return gen.generate_batch([seed + i for i in range(count)], length / ctx.sample_rate, **settings)
 
     generate.settings = settings
     return generate
@@ -73,12 +73,9 @@ def arrangement_factory(ctx: MethodContext):
     settings = arr.settings(**options(ctx, arr.defaults))
 
     def arrange(stems: torch.Tensor, keep: torch.Tensor, batch: dict) -> torch.Tensor:
-        out = []
-        for i in range(stems.shape[0]):
-            given = {s: stems[i, k] for k, s in enumerate(ctx.stems) if keep[k]}
-            seed = ctx.seed + int(batch["index"][i]) if "index" in batch else ctx.seed + i
-            out.append(arr.arrange(given, seed=seed, **settings))
-        return torch.stack(out)
+        givens = [{s: stems[i, k] for k, s in enumerate(ctx.stems) if keep[k]} for i in range(stems.shape[0])]
+        seeds = [ctx.seed + int(batch["index"][i]) if "index" in batch else ctx.seed + i for i in range(stems.shape[0])]
+        return arr.arrange_batch(givens, seeds=seeds, **settings)
 
     arrange.settings = settings
     return arrange
