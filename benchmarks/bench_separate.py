@@ -6,7 +6,7 @@
 Rows: wall time to separate 10.24 s with the default settings (aim: < 2.5 s on 2 CPU cores);
 peak memory (max RSS of a fresh process) separating 3- and 10-minute files (aim: flat,
 < 1.5 GB); and, with `--data` (or $MSGLD_BENCH_DATA), a sampler x steps x guidance table of
-time and si_sdri_wave on test clips.
+time and si_sdri_wave on test clips (`--grid` picks the cells, `--no-speed` skips the rest).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -49,59 +48,79 @@ def time_separation(model: str, settings: dict, seconds: float = 10.24, repeats:
 
 
 def peak_memory_mb(model: str, minutes: float, steps: int) -> float:
-    """Max RSS of a fresh process that separates a `minutes`-long file (MB)."""
+    """Max RSS of a fresh process that separates a `minutes`-long file (MB), as that process
+    reports it (so one measurement never inherits the peak of an earlier one)."""
     code = (
-        "import sys, numpy as np; sys.path.insert(0, %r)\n"
+        "import resource, sys, numpy as np; sys.path.insert(0, %r)\n"
         "from benchmarks.bench_separate import clip_of\n"
         "from msgld.inference.separator import Separator\n"
         "Separator(%r).separate(clip_of(%f), steps=%d)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     ) % (os.getcwd(), model, minutes * 60, steps)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-c", code], check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(before, after) / 1024
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(done.stdout.strip().splitlines()[-1]) / 1024
 
 
-def quality_table(model: str, data: str, clips: int, grid: list[tuple[str, int, float]]) -> list[dict]:
+def quality_table(model: str, data: str, clips: int, grid: list[tuple[str, int, float]], precision: str = "auto") -> list[dict]:
+    """si_sdri_wave and time per clip for each (sampler, steps, guidance), on `clips` test clips
+    spread evenly over the split (one clip per track where possible)."""
     from msgld.data.stems_dataset import MultiStemDataset
     from msgld.eval.metrics import SeparationScores
     from msgld.inference.separator import Separator
 
     ds = MultiStemDataset(data, "test", mode="eval", min_active_stems=2)
+    picks = sorted({int(i) for i in np.linspace(0, len(ds) - 1, min(clips, len(ds)))})
+    items = [ds[i] for i in picks]
     sep = Separator(model)
     rows = []
     for sampler, steps, guidance in grid:
         scores = SeparationScores(sep.stems)
         t_total = 0.0
-        for i in range(min(clips, len(ds))):
-            item = ds[i]
+        for i, item in zip(picks, items):
             t0 = time.perf_counter()
-            est = sep.separate(item["mixture"], sampler=sampler, steps=steps, guidance=guidance, seed=i)
+            est = sep.separate(item["mixture"], sampler=sampler, steps=steps, guidance=guidance, seed=i,
+                               precision=precision)
             t_total += time.perf_counter() - t0
             scores.update(est[None], item["stems"][None], item["mixture"][None])
         mean = scores.mean()
         rows.append({"name": "separate-quality", "sampler": sampler, "steps": steps, "guidance": guidance,
-                     "clips": min(clips, len(ds)), "seconds_per_clip": round(t_total / min(clips, len(ds)), 2),
+                     "precision": sep.settings(precision=precision)["precision"], "clips": len(items),
+                     "seconds_per_clip": round(t_total / len(items), 2),
                      "si_sdri_wave": round(mean["si_sdri_wave"], 2), "mel_mse": round(mean["mel_mse"], 3)})
+        print(rows[-1], flush=True)
     return rows
 
 
-def run(quick: bool = False, model: str = DEFAULT_MODEL, data: str | None = None, clips: int = 8) -> list[dict]:
+DEFAULT_GRID = [(s, n, w) for s in ("ddim", "plms", "dpmsolver++") for n in (5, 10, 20, 50) for w in (1.0, 2.0)]
+
+
+def parse_grid(text: str) -> list[tuple[str, int, float]]:
+    """"dpmsolver++:10:1,ddim:20:2" -> [("dpmsolver++", 10, 1.0), ("ddim", 20, 2.0)]."""
+    out = []
+    for cell in text.split(","):
+        sampler, steps, guidance = cell.split(":")
+        out.append((sampler, int(steps), float(guidance)))
+    return out
+
+
+def run(quick: bool = False, model: str = DEFAULT_MODEL, data: str | None = None, clips: int = 8,
+        grid: list[tuple[str, int, float]] | None = None, precision: str = "auto", speed: bool = True) -> list[dict]:
     torch.manual_seed(0)
     rows = []
     from msgld.inference.separator import Separator
 
-    defaults = {k: Separator.defaults[k] for k in ("sampler", "steps", "guidance")}
-    sec = time_separation(model, {}, repeats=1 if quick else 3)
-    rows.append({"name": "separate-10.24s", "model": model, **defaults, "seconds": round(sec, 3),
-                 "x_realtime": round(10.24 / sec, 2), "aim_seconds": 2.5})
-    for minutes in ([3.0] if quick else [3.0, 10.0]):
-        rows.append({"name": "separate-peak-memory", "model": model, "minutes": minutes,
-                     "peak_rss_mb": round(peak_memory_mb(model, minutes, steps=1), 1), "aim_mb": 1536})
+    if speed:
+        defaults = {k: Separator.defaults[k] for k in ("sampler", "steps", "guidance", "batch_size")}
+        precision_used = Separator(model).settings()["precision"]
+        sec = time_separation(model, {}, repeats=1 if quick else 3)
+        rows.append({"name": "separate-10.24s", "model": model, **defaults, "precision": precision_used,
+                     "seconds": round(sec, 3), "x_realtime": round(10.24 / sec, 2), "aim_seconds": 2.5})
+        for minutes in ([3.0] if quick else [3.0, 10.0]):
+            rows.append({"name": "separate-peak-memory", "model": model, "minutes": minutes,
+                         "peak_rss_mb": round(peak_memory_mb(model, minutes, steps=1), 1), "aim_mb": 1536})
     data = data or os.environ.get("MSGLD_BENCH_DATA")
     if data and not quick:
-        grid = [(s, n, w) for s in ("ddim", "plms", "dpmsolver++") for n in (5, 10, 20, 50) for w in (1.0, 2.0)]
-        rows += quality_table(model, data, clips, grid)
+        rows += quality_table(model, data, clips, grid or DEFAULT_GRID, precision)
     return rows
 
 
@@ -110,13 +129,18 @@ if __name__ == "__main__":
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--data", help="dataset folder with a test split (for the quality table)")
     parser.add_argument("--clips", type=int, default=8)
+    parser.add_argument("--grid", help="sampler:steps:guidance cells, comma-separated (default: 3 samplers x "
+                        "5/10/20/50 steps x w 1/2)")
+    parser.add_argument("--precision", default="auto", help="network precision for the quality table")
+    parser.add_argument("--no-speed", action="store_true", help="only the quality table")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out")
     args = parser.parse_args()
     sys.path.insert(0, os.getcwd())
     from benchmarks.run import format_table
 
-    result = run(args.quick, args.model, args.data, args.clips)
+    result = run(args.quick, args.model, args.data, args.clips, parse_grid(args.grid) if args.grid else None,
+                 args.precision, speed=not args.no_speed)
     print(format_table(result))
     if args.out:
         with open(args.out, "w") as f:

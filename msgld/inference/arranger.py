@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from msgld.inference.bundle import DEFAULT_MODEL, ModelBundle, load_bundle
+from msgld.inference.bundle import DEFAULT_MODEL, ModelBundle
 from msgld.inference.codec import encode
 from msgld.inference.generator import Generator
 

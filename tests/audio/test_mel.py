@@ -1,6 +1,5 @@
 import librosa
 import numpy as np
-import pytest
 import torch
 
 from msgld.audio.mel import MelConfig, MelFrontEnd, log_mel
