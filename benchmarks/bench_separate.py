@@ -61,8 +61,8 @@ def peak_memory_mb(model: str, minutes: float, steps: int) -> float:
     return int(done.stdout.strip().splitlines()[-1]) / 1024
 
 
-def quality_table(model: str, data: str, clips: int, grid: list[tuple[str, int, float]], precision: str = "auto") -> list[dict]:
-    """si_sdri_wave and time per clip for each (sampler, steps, guidance), on `clips` test clips
+def quality_table(model: str, data: str, clips: int, grid: list[tuple], precision: str = "auto") -> list[dict]:
+    """si_sdri_wave and time per clip for each (sampler, steps, guidance, ensemble), on `clips` test clips
     spread evenly over the split (one clip per track where possible)."""
     from msgld.data.stems_dataset import MultiStemDataset
     from msgld.eval.metrics import SeparationScores
@@ -73,38 +73,39 @@ def quality_table(model: str, data: str, clips: int, grid: list[tuple[str, int, 
     items = [ds[i] for i in picks]
     sep = Separator(model)
     rows = []
-    for sampler, steps, guidance in grid:
+    for sampler, steps, guidance, ensemble in grid:
         scores = SeparationScores(sep.stems)
         t_total = 0.0
         for i, item in zip(picks, items):
             t0 = time.perf_counter()
             est = sep.separate(item["mixture"], sampler=sampler, steps=steps, guidance=guidance, seed=i,
-                               precision=precision)
+                               precision=precision, ensemble=ensemble)
             t_total += time.perf_counter() - t0
             scores.update(est[None], item["stems"][None], item["mixture"][None])
         mean = scores.mean()
         rows.append({"name": "separate-quality", "sampler": sampler, "steps": steps, "guidance": guidance,
-                     "precision": sep.settings(precision=precision)["precision"], "clips": len(items),
+                     "ensemble": ensemble, "precision": sep.settings(precision=precision)["precision"], "clips": len(items),
                      "seconds_per_clip": round(t_total / len(items), 2),
                      "si_sdri_wave": round(mean["si_sdri_wave"], 2), "mel_mse": round(mean["mel_mse"], 3)})
         print(rows[-1], flush=True)
     return rows
 
 
-DEFAULT_GRID = [(s, n, w) for s in ("ddim", "plms", "dpmsolver++") for n in (5, 10, 20, 50) for w in (1.0, 2.0)]
+DEFAULT_GRID = [(s, n, w, 1) for s in ("ddim", "plms", "dpmsolver++") for n in (5, 10, 20, 50) for w in (1.0, 2.0)]
 
 
-def parse_grid(text: str) -> list[tuple[str, int, float]]:
-    """"dpmsolver++:10:1,ddim:20:2" -> [("dpmsolver++", 10, 1.0), ("ddim", 20, 2.0)]."""
+def parse_grid(text: str) -> list[tuple[str, int, float, int]]:
+    """"dpmsolver++:10:1,ddim:20:2:3" -> [("dpmsolver++", 10, 1.0, 1), ("ddim", 20, 2.0, 3)]
+    (sampler:steps:guidance[:ensemble])."""
     out = []
     for cell in text.split(","):
-        sampler, steps, guidance = cell.split(":")
-        out.append((sampler, int(steps), float(guidance)))
+        sampler, steps, guidance, *ensemble = cell.split(":")
+        out.append((sampler, int(steps), float(guidance), int(ensemble[0]) if ensemble else 1))
     return out
 
 
 def run(quick: bool = False, model: str = DEFAULT_MODEL, data: str | None = None, clips: int = 8,
-        grid: list[tuple[str, int, float]] | None = None, precision: str = "auto", speed: bool = True) -> list[dict]:
+        grid: list[tuple] | None = None, precision: str = "auto", speed: bool = True) -> list[dict]:
     torch.manual_seed(0)
     rows = []
     from msgld.inference.separator import Separator
@@ -129,7 +130,7 @@ if __name__ == "__main__":
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--data", help="dataset folder with a test split (for the quality table)")
     parser.add_argument("--clips", type=int, default=8)
-    parser.add_argument("--grid", help="sampler:steps:guidance cells, comma-separated (default: 3 samplers x "
+    parser.add_argument("--grid", help="sampler:steps:guidance[:ensemble] cells, comma-separated (default: 3 samplers x "
                         "5/10/20/50 steps x w 1/2)")
     parser.add_argument("--precision", default="auto", help="network precision for the quality table")
     parser.add_argument("--no-speed", action="store_true", help="only the quality table")

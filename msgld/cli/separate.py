@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     settings = separator.settings(guidance=args.guidance, sampler=args.sampler, steps=args.steps, eta=args.eta,
                                   overlap=args.overlap, batch_size=args.batch_size, seed=args.seed,
                                   reconstruct=args.reconstruct, method=args.method,
-                                  precision=args.precision)
+                                  precision=args.precision, ensemble=args.ensemble)
     files = collect_inputs(args.inputs, args.recursive, args.extensions.split(","))
     rank, world = distributed_rank()
     files = files[rank::world]
@@ -102,6 +102,7 @@ def register(subparsers) -> None:
     p.add_argument("--extensions", default=",".join(e[1:] for e in READ_EXTENSIONS),
                    help="comma-separated extensions to take from folders")
     p.add_argument("--batch-size", type=int, help="windows per network call")
+    p.add_argument("--ensemble", type=int, help="samples per window, averaged (mean mel power; k times slower)")
     p.add_argument("--reconstruct", choices=("mask", "vocoder"),
                    help="mask: mixture-phase (stems sum to the input, default); vocoder: HiFi-GAN")
     p.add_argument("--method", choices=("msgld", "dirac", "gaussian"),

@@ -41,11 +41,12 @@ def test_colliding_names_refused(debug_model, songs, tmp_path, capsys):
 def test_all_sampler_flags_and_formats(debug_model, songs, tmp_path):
     out = tmp_path / "o"
     assert sep(debug_model, songs / "b.flac", "-o", out, "--sampler", "ddim", "--eta", "0.5", "--guidance-scale", "1.5",
-               "--overlap", "0.2", "--batch-size", "2", "--seed", "7", "--format", "flac", "--device", "cpu", "--precision", "bf16") == 0
+               "--overlap", "0.2", "--batch-size", "2", "--seed", "7", "--format", "flac", "--device", "cpu", "--precision", "bf16",
+               "--ensemble", "2") == 0
     assert (out / "b" / "drums.flac").exists()
     s = json.loads((out / "b" / "run.json").read_text())["settings"]
-    assert (s["sampler"], s["eta"], s["guidance"], s["overlap"], s["batch_size"], s["seed"], s["precision"]) == (
-        "ddim", 0.5, 1.5, 0.2, 2, 7, "bf16")
+    assert (s["sampler"], s["eta"], s["guidance"], s["overlap"], s["batch_size"], s["seed"], s["precision"],
+            s["ensemble"]) == ("ddim", 0.5, 1.5, 0.2, 2, 7, "bf16", 2)
     assert sep(debug_model, songs / "b.flac", "-o", out, "--format", "mp3", "--reconstruct", "vocoder",
                "--sampler", "plms") == 0
     assert sf.info(out / "b" / "bass.mp3").format == "MP3"

@@ -47,6 +47,16 @@ def test_separation_deterministic_and_batched_progress(bundle):
     assert seen[-1][0] == seen[-1][1] == 3  # 3.0 s in 1.28 s windows with 2.56 s... overlap 0.32 s -> 3 windows
 
 
+def test_separation_ensemble_averages_samples(bundle):
+    sep = Separator(bundle)
+    one = sep.separate(music(1.0), steps=2, seed=1)
+    two = sep.separate(music(1.0), steps=2, seed=1, ensemble=2)
+    assert not torch.allclose(one, two)
+    torch.testing.assert_close(two.sum(0), torch.from_numpy(music(1.0)), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="ensemble"):
+        sep.separate(music(1.0), ensemble=0)
+
+
 @pytest.mark.parametrize("method", ["dirac", "gaussian"])
 def test_msdm_baselines_run(bundle, method):
     out = Separator(bundle).separate(music(1.0), steps=2, method=method)
