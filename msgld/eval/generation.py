@@ -160,5 +160,6 @@ def generation_markdown(result: dict) -> str:
     who = result["method"] or result["samples"]
     title = (f"# Total generation: {who}\n\nFAD with embedding **{result['embedding']}** against the mixtures of "
              f"split `{result['split']}` of `{result['data']}`.\n\n")
-    rows = [[r["name"], r["a"], r["b"], r["fad"]] for r in result["rows"]]
+    rows = [[r["name"], r.get("a", ""), r.get("b", ""), r["fad"] if r["fad"] is not None else r.get("note", "")]
+            for r in result["rows"]]
     return title + markdown_table(["row", "set A", "set B", f"FAD ({result['embedding']})"], rows)

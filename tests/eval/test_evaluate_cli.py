@@ -105,6 +105,17 @@ def test_generation_from_folder(stems_folder, tmp_path):
     assert "FAD (crepe-tiny)" in (tmp_path / "gen.md").read_text()
 
 
+def test_generation_without_reference_split_still_writes(stems_folder, tmp_path):
+    """A held-out set with only a test split: the reference row carries a note, not a crash."""
+    samples = tmp_path / "samples"
+    make_samples(samples, stems_folder)
+    result = run(["evaluate", "generation", "--data", str(stems_folder), "--samples", str(samples), "--limit", "4",
+                  "--embedding", "logmel", "--reference-split", "validation"], tmp_path, "gen")
+    last = result["rows"][-1]
+    assert last["name"] == "validation vs test" and last["fad"] is None and last["note"]
+    assert "validation vs test" in (tmp_path / "gen.md").read_text()
+
+
 def test_generation_from_registered_generator(stems_folder, tmp_path):
     def factory(ctx):
         def generate(count, length, seed):
