@@ -16,6 +16,15 @@ from tests.helpers import tone_stems, write_track
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Keep one intra-op thread for every test, even after a test or library changed it."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def slakh_dir(tmp_path: Path) -> Path:
     """slakh2100-style: 22.05 kHz mono, three tracks in train, one in test (guitar missing)."""

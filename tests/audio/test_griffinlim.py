@@ -1,17 +1,7 @@
-import pytest
 import torch
 
 from msgld.audio.griffinlim import griffin_lim, mel_to_linear
 from msgld.audio.mel import log_mel
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine, two OpenMP threads can be 100x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_griffin_lim_recovers_a_tone_mel():

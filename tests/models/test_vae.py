@@ -7,15 +7,6 @@ from msgld.config import load_config
 from msgld.models.vae import build_vae
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine, two OpenMP threads can be 100x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)

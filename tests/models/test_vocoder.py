@@ -11,15 +11,6 @@ from msgld.models.vocoder import build_vocoder
 from msgld.training.gan_losses import discriminator_loss, feature_matching_loss, generator_loss
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine, two OpenMP threads can be 100x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_generator_shapes():
     torch.manual_seed(0)
     gen = build_vocoder(load_config("vocoder", "tiny")["model"])

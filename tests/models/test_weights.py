@@ -13,15 +13,6 @@ from msgld.models.vocoder import build_vocoder
 from msgld.weights import WeightsError, load_model, read_info, register_kind, save_model
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine, two OpenMP threads can be 100x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_vae_round_trip_bit_exact(tmp_path):
     torch.manual_seed(0)
     cfg = load_config("vae", "tiny")["model"]

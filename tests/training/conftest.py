@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from tests.helpers import tone_stems, write_track
 
@@ -32,12 +31,3 @@ def stems_dir(tmp_path_factory) -> Path:
         write_track(root / "train" / f"Track{k:05d}", stems, 16000)
     write_track(root / "validation" / "Track00100", tone_stems(1.0, 16000, 5), 16000)
     return root
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine, two OpenMP threads can be 100x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
