@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     given = given_stems(args, bundle.stems)
     generate = args.generate.split(",") if args.generate else None
     settings = arranger.settings(sampler=args.sampler, steps=args.steps, eta=args.eta, overlap=args.overlap,
-                                 repaint=args.repaint, guidance=0.0, precision=args.precision)
+                                 repaint=args.repaint, guidance=0.0, precision=args.precision, spacing=args.spacing)
     waves = {stem: load_audio(path) for stem, path in given.items()}
     started = time.perf_counter()
     with window_progress("arrange", args.quiet) as progress:

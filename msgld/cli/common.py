@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from msgld import SAMPLE_RATE, __version__
 from msgld.audio.io import atomic_write_text, save_audio
-from msgld.diffusion.samplers import SAMPLERS
+from msgld.diffusion.samplers import SAMPLERS, SPACINGS
 from msgld.diffusion.sampling import PRECISIONS
 
 FORMATS = ("wav", "flac", "mp3")
@@ -33,6 +33,8 @@ def add_sampler_arguments(p: argparse.ArgumentParser, guidance: bool = False) ->
     p.add_argument("--sampler", choices=SAMPLERS, help="diffusion sampler")
     p.add_argument("--steps", type=int, help="sampling steps")
     p.add_argument("--eta", type=float, help="DDIM eta (0 = deterministic)")
+    p.add_argument("--spacing", choices=SPACINGS,
+                   help="timestep spacing (trailing: the first step at t = T; with --steps 1 the one-step estimate)")
     if guidance:
         p.add_argument("--guidance-scale", type=float, dest="guidance",
                        help="classifier-free guidance weight w (>= 1 separates; 0 < w < 1 gives variations)")

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     bundle = load_bundle_from_args(args)
     gen = Generator(bundle)
     settings = gen.settings(sampler=args.sampler, steps=args.steps, eta=args.eta, overlap=args.overlap,
-                            repaint=args.repaint, guidance=0.0, precision=args.precision)
+                            repaint=args.repaint, guidance=0.0, precision=args.precision, spacing=args.spacing)
     out = Path(args.out)
     timings = {}
     for first in range(0, args.n, args.batch_size):

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     settings = separator.settings(guidance=args.guidance, sampler=args.sampler, steps=args.steps, eta=args.eta,
                                   overlap=args.overlap, batch_size=args.batch_size, seed=args.seed,
                                   reconstruct=args.reconstruct, method=args.method,
-                                  precision=args.precision, ensemble=args.ensemble)
+                                  precision=args.precision, ensemble=args.ensemble, spacing=args.spacing,
+                                  refine=args.refine, refine_strength=args.refine_strength)
     files = collect_inputs(args.inputs, args.recursive, args.extensions.split(","))
     rank, world = distributed_rank()
     files = files[rank::world]
@@ -108,6 +109,9 @@ def register(subparsers) -> None:
     p.add_argument("--method", choices=("msgld", "dirac", "gaussian"),
                    help="msgld (conditional, default) or MSDM-style latent separation on the unconditional model")
     add_sampler_arguments(p, guidance=True)
+    p.add_argument("--refine", type=int, metavar="K",
+                   help="warm-start refinement: noise the estimate again to --refine-strength and run K more steps")
+    p.add_argument("--refine-strength", type=float, metavar="S", help="where refinement starts, t0 = S * T (0 < S <= 1)")
     add_model_arguments(p)
     add_output_arguments(p)
     p.set_defaults(func=run)

@@ -1,14 +1,49 @@
-"""The training objective: epsilon (or v) prediction MSE with classifier-free guidance dropout.
+"""The training objective: one MSE in the network's output space (epsilon, v or x0), weighted
+per example, with classifier-free guidance dropout and a choice of timestep distribution.
+
+Every target is a reparametrisation of one quantity: with SNR = a / (1 - a) (a = alpha_bar_t),
+    ||eps_hat - eps||^2 = SNR       * ||x0_hat - x0||^2
+    ||v_hat   - v  ||^2 = (SNR + 1) * ||x0_hat - x0||^2
+    ||x0_hat  - x0 ||^2 = 1         * ||x0_hat - x0||^2
+so a weighting is stated once, as the weight w_x0(SNR) on the clean-latent error, and divided
+by the target's own factor. `weighting`:
+  - "none": the plain MSE of the target (w_x0 = SNR, SNR + 1 or 1);
+  - "min_snr": Min-SNR-gamma (Hang et al. 2023), w_x0 = min(SNR, gamma);
+  - "min_snr_floor": max(min(SNR, gamma), floor): published Min-SNR makes the weight vanish as
+    SNR -> 0 (t near T), exactly where one-step separation reads x0_hat; the floor keeps it.
+`timesteps`: "uniform" over [0, N), or "high_noise": a share `high_noise_share` of each batch is
+drawn from the top `high_noise_range` of the schedule (t near T), the rest uniformly.
 
 The network never sees a flag for guidance: with probability `cfg_dropout` an example's
-mixture condition is replaced by zeros (the null condition), here in the training step.
+mixture condition is replaced by zeros (the null condition).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from diffusers import DDPMScheduler
+
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
+WEIGHTINGS = ("none", "min_snr", "min_snr_floor")
+TIMESTEP_SAMPLINGS = ("uniform", "high_noise")
+
+DEFAULT_OBJECTIVE = {"cfg_dropout": 0.1, "weighting": "none", "min_snr_gamma": 5.0, "x0_weight_floor": 1.0,
+                     "timesteps": "uniform", "high_noise_share": 0.25, "high_noise_range": 0.05}
+
+
+def objective_settings(cfg: dict | None) -> dict:
+    """The objective config with defaults filled in and checked."""
+    s = {**DEFAULT_OBJECTIVE, **(cfg or {})}
+    unknown = set(s) - set(DEFAULT_OBJECTIVE)
+    if unknown:
+        raise ValueError(f"unknown objective keys {sorted(unknown)}; allowed: {sorted(DEFAULT_OBJECTIVE)}")
+    if s["weighting"] not in WEIGHTINGS:
+        raise ValueError(f"unknown loss weighting {s['weighting']!r}; choose one of {list(WEIGHTINGS)}")
+    if s["timesteps"] not in TIMESTEP_SAMPLINGS:
+        raise ValueError(f"unknown timestep sampling {s['timesteps']!r}; choose one of {list(TIMESTEP_SAMPLINGS)}")
+    if not 0 <= s["cfg_dropout"] <= 1 or not 0 <= s["high_noise_share"] <= 1 or not 0 < s["high_noise_range"] <= 1:
+        raise ValueError(f"cfg_dropout and high_noise_share must be in [0, 1], high_noise_range in (0, 1]: {s}")
+    return s
 
 
 def drop_condition(cond: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -19,20 +54,69 @@ def drop_condition(cond: torch.Tensor, p: float, generator: torch.Generator | No
     return cond * keep.view(-1, *([1] * (cond.ndim - 1))).to(cond.dtype)
 
 
+def snr(scheduler: DDPMScheduler, t: torch.Tensor) -> torch.Tensor:
+    a = scheduler.alphas_cumprod.to(t.device)[t].double()
+    return (a / (1 - a)).float()
+
+
+def loss_weights(snr_t: torch.Tensor, prediction_type: str, weighting: str, gamma: float = 5.0,
+                 floor: float = 1.0) -> torch.Tensor:
+    """Per-example weights on the MSE of `prediction_type`'s target (see the module doc)."""
+    target_factor = {"epsilon": snr_t, "v_prediction": snr_t + 1, "sample": torch.ones_like(snr_t)}
+    if prediction_type not in target_factor:
+        raise ValueError(f"unknown prediction type {prediction_type!r}; choose one of {list(PREDICTION_TYPES)}")
+    if weighting == "none":
+        return torch.ones_like(snr_t)
+    w_x0 = snr_t.clamp(max=gamma)
+    if weighting == "min_snr_floor":
+        w_x0 = w_x0.clamp(min=floor)
+    elif weighting != "min_snr":
+        raise ValueError(f"unknown loss weighting {weighting!r}; choose one of {list(WEIGHTINGS)}")
+    return w_x0 / target_factor[prediction_type]
+
+
+def sample_timesteps(b: int, n: int, s: dict, generator: torch.Generator | None = None,
+                     device: torch.device | str = "cpu") -> torch.Tensor:
+    t = torch.randint(0, n, (b,), generator=generator, device=device)
+    if s["timesteps"] == "high_noise":
+        low = n - max(1, int(round(n * s["high_noise_range"])))
+        high = torch.randint(low, n, (b,), generator=generator, device=device)
+        pick = torch.rand(b, generator=generator, device=device) < s["high_noise_share"]
+        t = torch.where(pick, high, t)
+    return t
+
+
+def prediction_target(scheduler: DDPMScheduler, z0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon":
+        return noise
+    if kind == "v_prediction":
+        return scheduler.get_velocity(z0, noise, t)
+    if kind == "sample":
+        return z0
+    raise ValueError(f"unknown prediction type {kind!r}; choose one of {list(PREDICTION_TYPES)}")
+
+
 def diffusion_loss(
     model: torch.nn.Module,
     z0: torch.Tensor,
     cond: torch.Tensor,
     scheduler: DDPMScheduler,
-    cfg_dropout: float = 0.1,
+    objective: dict | float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """z0 [B, S, C, T, F] clean stem latents, cond [B, C, T, F] mixture latent -> scalar loss."""
+    """z0 [B, S, C, T, F] clean stem latents, cond [B, C, T, F] mixture latent -> scalar loss.
+    `objective`: the config's objective section (a bare float is the CFG dropout alone)."""
+    if not isinstance(objective, dict):
+        objective = {} if objective is None else {"cfg_dropout": float(objective)}
+    s = objective_settings(objective)
     b = z0.shape[0]
-    n = scheduler.config.num_train_timesteps
-    t = torch.randint(0, n, (b,), generator=generator, device=z0.device)
+    t = sample_timesteps(b, scheduler.config.num_train_timesteps, s, generator, z0.device)
     noise = torch.randn(z0.shape, generator=generator, device=z0.device, dtype=z0.dtype)
     zt = scheduler.add_noise(z0, noise, t)
-    target = noise if scheduler.config.prediction_type == "epsilon" else scheduler.get_velocity(z0, noise, t)
-    pred = model(zt, t, drop_condition(cond, cfg_dropout, generator))
-    return F.mse_loss(pred.float(), target.float())
+    target = prediction_target(scheduler, z0, noise, t)
+    pred = model(zt, t, drop_condition(cond, s["cfg_dropout"], generator))
+    per_example = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
+    w = loss_weights(snr(scheduler, t), scheduler.config.prediction_type, s["weighting"],
+                     s["min_snr_gamma"], s["x0_weight_floor"])
+    return (w * per_example).mean()

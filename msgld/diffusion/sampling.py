@@ -9,6 +9,9 @@ Inpainting (arrangement, continuation): where `known_mask` is 1, the latent is r
 every step by the known clean latent noised to the current level (paper II-D); optional
 RePaint resampling (Lugmayr et al. 2022) jumps back one step `repaint` times (DDIM only).
 `x0_hook` rewrites the clean-latent estimate at every step (MSDM-style constraints).
+Warm start (SDEdit, Meng et al. 2022; StoRM's refinement of a first estimate): given `init`, a
+clean-latent estimate (e.g. the one-step x0 at t = T), it is noised to the timestep at which the
+last `round(steps * strength)` steps of the schedule begin, and only those steps run.
 `precision="bf16"` runs the network under bfloat16 autocast (the sampler's arithmetic stays
 in the latents' dtype); "auto" picks bf16 where the device computes it natively.
 """
@@ -72,11 +75,22 @@ def network_precision(precision: str, device: torch.device):
 
 
 def to_epsilon(out: torch.Tensor, z: torch.Tensor, alpha_bar: torch.Tensor, prediction_type: str) -> torch.Tensor:
+    """The network's output (epsilon, v or x0) as the epsilon the samplers step with."""
     if prediction_type == "epsilon":
         return out
     if prediction_type == "v_prediction":
         return alpha_bar.sqrt() * out + (1 - alpha_bar).sqrt() * z
+    if prediction_type == "sample":
+        return (z - alpha_bar.sqrt() * out) / (1 - alpha_bar).sqrt()
     raise ValueError(f"unknown prediction type {prediction_type!r}")
+
+
+def warm_start_timesteps(timesteps: torch.Tensor, strength: float) -> torch.Tensor:
+    """The last round(len * strength) (at least one) of a schedule's timesteps."""
+    if not 0 < strength <= 1:
+        raise ValueError(f"warm-start strength must be in (0, 1], got {strength}")
+    keep = min(len(timesteps), max(1, int(round(len(timesteps) * strength))))
+    return timesteps[len(timesteps) - keep:]
 
 
 @torch.no_grad()
@@ -96,13 +110,16 @@ def sample_latents(
     callback: Callable[[int, int], None] | None = None,
     diffusion_cfg: dict | None = None,
     precision: str = "fp32",
+    spacing: str = "trailing",
+    init: torch.Tensor | None = None,
+    strength: float = 1.0,
 ) -> torch.Tensor:
     """Draw latents [B, S, C, T, F] from the model (an eps- or v-predicting MultiTrackUNet).
     `generator`: one for the whole batch, or a list of B (item i then draws exactly what it
     would draw alone, so a batch of seeds reproduces the seeds one by one)."""
     cfg = dict(diffusion_cfg or model.diffusion_config)
     prediction_type = cfg.pop("prediction_type", "epsilon")
-    scheduler = make_scheduler(sampler, {**cfg, "prediction_type": "epsilon"}, steps)
+    scheduler = make_scheduler(sampler, {**cfg, "prediction_type": "epsilon"}, steps, spacing)
     if repaint and sampler != "ddim":
         raise ValueError(f"RePaint resampling needs the ddim sampler, not {sampler!r}")
     device = next(model.parameters()).device
@@ -118,6 +135,13 @@ def sample_latents(
         known_mask = (torch.ones_like(known) if known_mask is None else known_mask.to(device, dtype)).expand_as(known)
     z = randn(shape) * scheduler.init_noise_sigma
     timesteps = scheduler.timesteps
+    if init is not None:  # SDEdit: noise the estimate to the first kept step, run the rest
+        if sampler == "plms":
+            raise ValueError("a warm start needs the ddim or dpmsolver++ sampler, not plms")
+        timesteps = warm_start_timesteps(timesteps, strength)
+        if sampler == "dpmsolver++":
+            scheduler.set_begin_index(len(scheduler.timesteps) - len(timesteps))
+        z = scheduler.add_noise(init.to(device, dtype), z, timesteps[:1]).to(dtype)
     step_kw = {"ddim": {"eta": eta, "generator": generator}, "dpmsolver++": {"generator": generator}}.get(sampler, {})
     for i, t in enumerate(timesteps):
         t_dev = t.to(device).reshape(1)

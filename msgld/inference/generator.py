@@ -18,7 +18,7 @@ class Generator:
     """`Generator().generate(duration=10.24, seed=0)` -> stems [S, L] at 16 kHz."""
 
     defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0,
-                "precision": "auto"}
+                "precision": "auto", "spacing": "leading"}
 
     def __init__(self, model: str | ModelBundle = DEFAULT_MODEL, device: str = "cpu"):
         self.bundle = model if isinstance(model, ModelBundle) else load_bundle(model, device)
@@ -57,7 +57,7 @@ class Generator:
             b.ldm, frames, window, overlap, len(b.stems), b.vae.latent_channels, 64 // b.vae.compression,
             known=known, stem_mask=stem_mask, cond=cond, guidance=s["guidance"], sampler=s["sampler"],
             steps=s["steps"], eta=s["eta"], repaint=s["repaint"], generator=generators, progress=progress,
-            precision=s["precision"], batch=len(generators),
+            precision=s["precision"], batch=len(generators), spacing=s["spacing"],
         )
 
     def generators(self, seeds: list[int]) -> list[torch.Generator]:

@@ -36,6 +36,7 @@ def sample_sequence(
     progress: Callable[[int, int], None] | None = None,
     precision: str = "fp32",
     batch: int = 1,
+    spacing: str = "trailing",
 ) -> torch.Tensor:
     """-> latents [B, S, C, frames, F] for `batch` sequences sampled together. `known`
     [B, S, C, frames, F] with `stem_mask` [B, S] (1 = given); `cond` [B, C, frames, F] is the
@@ -58,7 +59,7 @@ def sample_sequence(
         z = sample_latents(
             ldm, (batch, stems, depth, window, bins), c, guidance, sampler, steps, eta,
             known=k if mask.any() else None, known_mask=mask if mask.any() else None,
-            repaint=repaint, generator=generator, precision=precision,
+            repaint=repaint, generator=generator, precision=precision, spacing=spacing,
         )
         out[..., s : s + window, :] = z
         done = s + window

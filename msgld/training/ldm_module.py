@@ -1,9 +1,13 @@
 """Lightning wrapper that trains the multi-track U-Net on a latent cache.
 
 The training step draws timesteps and noise, drops the mixture condition (zeros) with
-probability `cfg_dropout` and regresses epsilon (or v). An exponential moving average of the
-weights is kept beside them; it is what validation reports as `val/loss_ema` and what is
-exported for sampling.
+probability `cfg_dropout` and regresses epsilon, v or x0 with the config's loss weighting
+(msgld.diffusion.objective). An exponential moving average of the weights is kept beside them;
+it is what validation reports as `val/loss_ema` and what is exported for sampling.
+
+Validation draws timesteps uniformly (the recipe's own weighting, no dropout), and also reports
+`val/x0_mse_T_ema`: the conditional clean-latent error of the EMA model from pure noise at
+t = T - 1, which is what one-step separation decodes; it is comparable across objectives.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from msgld.data.latent_cache import LatentDataset
-from msgld.diffusion.objective import diffusion_loss
+from msgld.diffusion.objective import diffusion_loss, objective_settings
+from msgld.diffusion.sampling import to_epsilon
 from msgld.diffusion.schedule import training_scheduler
 from msgld.models.unet3d import MultiTrackUNet
 
@@ -31,6 +36,7 @@ class LDMModule(L.LightningModule):
         self.net = MultiTrackUNet(config["model"])
         self.ema = copy.deepcopy(self.net).requires_grad_(False)
         self.scheduler = training_scheduler(config["diffusion"])
+        self.objective = objective_settings(config.get("objective"))
         self.latent_info: dict = dict(config.get("latent", {}))
 
     @property
@@ -40,7 +46,8 @@ class LDMModule(L.LightningModule):
 
     @property
     def model_config(self) -> dict:
-        return {"model": self.config["model"], "diffusion": self.config["diffusion"], "latent": self.latent_info}
+        return {"model": self.config["model"], "diffusion": self.config["diffusion"], "latent": self.latent_info,
+                "objective": self.objective}
 
     # -- data -------------------------------------------------------------------------------
     def build_loaders(self, data, opts):
@@ -63,8 +70,7 @@ class LDMModule(L.LightningModule):
 
     # -- steps ------------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = diffusion_loss(self.net, batch["stems"], batch["mixture"], self.scheduler,
-                              self.config["objective"]["cfg_dropout"])
+        loss = diffusion_loss(self.net, batch["stems"], batch["mixture"], self.scheduler, self.objective)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["stems"].shape[0])
         return loss
 
@@ -77,11 +83,24 @@ class LDMModule(L.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         # a fixed generator per batch: the validation loss is comparable across checkpoints
-        g = torch.Generator(device=batch["stems"].device).manual_seed(1000 + batch_idx)
+        z0, cond = batch["stems"], batch["mixture"]
+        g = torch.Generator(device=z0.device).manual_seed(1000 + batch_idx)
+        val_objective = {**self.objective, "cfg_dropout": 0.0, "timesteps": "uniform"}
         for name, net in (("val/loss", self.net), ("val/loss_ema", self.ema)):
             g.manual_seed(1000 + batch_idx)
-            loss = diffusion_loss(net, batch["stems"], batch["mixture"], self.scheduler, 0.0, g)
-            self.log(name, loss, prog_bar=name.endswith("ema"), batch_size=batch["stems"].shape[0], sync_dist=True)
+            loss = diffusion_loss(net, z0, cond, self.scheduler, val_objective, g)
+            self.log(name, loss, prog_bar=name.endswith("ema"), batch_size=z0.shape[0], sync_dist=True)
+        self.log("val/x0_mse_T_ema", self.x0_error_at_T(z0, cond, g), batch_size=z0.shape[0], sync_dist=True)
+
+    def x0_error_at_T(self, z0: torch.Tensor, cond: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        t_last = self.scheduler.config.num_train_timesteps - 1
+        t = torch.full((z0.shape[0],), t_last, device=z0.device, dtype=torch.long)
+        noise = torch.randn(z0.shape, generator=g, device=z0.device, dtype=z0.dtype)
+        zt = self.scheduler.add_noise(z0, noise, t)
+        a = self.scheduler.alphas_cumprod.to(z0.device)[t_last].to(z0.dtype)
+        eps = to_epsilon(self.ema(zt, t, cond).to(z0.dtype), zt, a, self.scheduler.config.prediction_type)
+        x0 = (zt - (1 - a).sqrt() * eps) / a.sqrt()
+        return torch.nn.functional.mse_loss(x0.float(), z0.float())
 
     def configure_optimizers(self):
         t = self.config["optim"]

@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, fields
+from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
@@ -42,6 +43,7 @@ class RunOptions:
 
     out: Path
     max_steps: int = 1000
+    max_minutes: float | None = None  # wall-time limit of this launch (equal-time ablations)
     batch_size: int = 4
     num_workers: int = 0
     seed: int = 0
@@ -72,6 +74,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="run folder (config, checkpoints, logs, weights)")
     parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.ckpt")
     parser.add_argument("--max-steps", type=int, help="total optimizer steps (counting those already done)")
+    parser.add_argument("--max-minutes", type=float,
+                        help="stop this launch after so many minutes of wall time (the last checkpoint is saved)")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--num-workers", type=int)
     parser.add_argument("--seed", type=int)
@@ -93,7 +97,7 @@ def options_from_args(args: argparse.Namespace, train_cfg: dict) -> RunOptions:
     if devices is not None and devices != "auto":
         devices = int(devices)
     return RunOptions.from_config(
-        args.out, train_cfg, max_steps=args.max_steps, batch_size=args.batch_size, num_workers=args.num_workers,
+        args.out, train_cfg, max_steps=args.max_steps, max_minutes=args.max_minutes, batch_size=args.batch_size, num_workers=args.num_workers,
         seed=args.seed, accelerator=args.accelerator, devices=devices, strategy=args.strategy,
         precision=precision, resume=args.resume, checkpoint_every=args.checkpoint_every,
         val_every=args.val_every, log_every=args.log_every, limit_val_batches=args.limit_val_batches,
@@ -186,6 +190,7 @@ def build_trainer(opts: RunOptions, monitor: str | None = None, mode: str = "min
     return L.Trainer(
         default_root_dir=opts.out,
         max_steps=opts.max_steps,
+        max_time=None if opts.max_minutes is None else timedelta(minutes=opts.max_minutes),
         max_epochs=-1,
         accelerator=opts.accelerator,
         devices=opts.devices,

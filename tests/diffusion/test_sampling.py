@@ -120,3 +120,46 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     assert sampling.resolve_precision("auto", "cpu") == "fp32"
     assert sampling.resolve_precision("bf16", "cpu") == "bf16"  # asked for explicitly: kept
     assert sampling.native_bf16("meta") is False
+
+
+def test_trailing_spacing_starts_at_T_and_leading_does_not():
+    assert make_scheduler("ddim", DIFF, 1, "trailing").timesteps.tolist() == [999]
+    assert make_scheduler("ddim", DIFF, 3, "trailing").timesteps.tolist()[0] == 999
+    assert make_scheduler("ddim", DIFF, 1, "leading").timesteps.tolist() == [1]
+    with pytest.raises(ValueError, match="spacing"):
+        make_scheduler("ddim", DIFF, 3, "middle")
+
+
+class X0Oracle(torch.nn.Module):
+    """Predicts x0 = a fixed target exactly (prediction type `sample`)."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(()))
+        self.target = target
+        self.diffusion_config = {**DIFF, "prediction_type": "sample"}
+        self.calls = 0
+
+    def forward(self, z, t, cond):
+        self.calls += 1
+        return self.target.expand_as(z)
+
+
+def test_one_trailing_step_returns_the_x0_estimate():
+    target = torch.randn(1, 4, 8, 4, 4, generator=torch.Generator().manual_seed(0))
+    m = X0Oracle(target)
+    z = sample_latents(m, tuple(target.shape), None, 0.0, "ddim", 1, generator=torch.Generator().manual_seed(1))
+    assert m.calls == 1
+    torch.testing.assert_close(z, target, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpmsolver++"])
+def test_warm_start_runs_only_the_last_steps(sampler):
+    target = torch.randn(1, 4, 8, 4, 4, generator=torch.Generator().manual_seed(0))
+    m = X0Oracle(target)
+    z = sample_latents(m, tuple(target.shape), None, 0.0, sampler, 10, init=torch.zeros_like(target), strength=0.3,
+                       generator=torch.Generator().manual_seed(1))
+    assert m.calls == 3
+    torch.testing.assert_close(z, target, rtol=1e-3, atol=1e-3)
+    with pytest.raises(ValueError, match="strength"):
+        sample_latents(m, tuple(target.shape), None, 0.0, sampler, 10, init=target, strength=0.0)
