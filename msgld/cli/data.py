@@ -85,9 +85,17 @@ def encode(args: argparse.Namespace) -> int:
 
     info = encode_dataset(args.data, args.vae, args.out, splits=args.splits.split(",") if args.splits else None,
                           preset=args.preset, stems=args.stems.split(",") if args.stems else None,
-                          device=args.device, progress=progress)
+                          device=args.device, progress=progress, shard=parse_shard(args.shard))
     print(f"{args.out}: latents of {', '.join(info['splits'])} (scale factor {info['scale_factor']:.4f})")
     return 0
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected K/N, e.g. 0/2") from None
+    return k, n
 
 
 def add_encode(sub) -> None:
@@ -101,6 +109,8 @@ def add_encode(sub) -> None:
     p.add_argument("--preset", default="slakh2100", help="stem preset (slakh2100, musdb18hq)")
     p.add_argument("--stems", help="comma-separated stems overriding the preset's")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--shard", default="0/1", metavar="K/N",
+                   help="encode only tracks K, K+N, K+2N, ... of each split (run N processes to share the work)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=encode)
 

@@ -74,8 +74,14 @@ def encode_dataset(
     stems: list[str] | None = None,
     device: str = "cpu",
     progress: Callable[[str, int, int], None] | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> dict:
-    """Encode every track of `splits` under `data` into `out`; returns the cache description."""
+    """Encode every track of `splits` under `data` into `out`; returns the cache description.
+    `shard=(k, n)` encodes only the tracks whose index in their split is k mod n, so n
+    processes can share the work (each writes its own files; the result is the same)."""
+    k, n = shard
+    if not 0 <= k < n:
+        raise ValueError(f"shard {k}/{n}: expected 0 <= K < N")
     from msgld.config import load_config
     from msgld.weights import load_model, weight_paths
 
@@ -106,6 +112,8 @@ def encode_dataset(
     for split in splits:
         tracks = scan_split(data, split, stems)
         for i, track in enumerate(tracks):
+            if i % n != k:
+                continue
             target = out / split / f"{track.name}.safetensors"
             if not target.exists():
                 audio = read_segment(track, stems, 0, track.length)

@@ -63,3 +63,16 @@ def test_encode_cli(slakh_dir, vae_weights, tmp_path):
     assert main(["data", "encode", "--data", str(slakh_dir), "--vae", str(vae_weights), "--out", str(tmp_path / "c"),
                  "--splits", "test", "--quiet"]) == 0
     assert (tmp_path / "c" / "test" / "Track00100.safetensors").exists()
+
+
+def test_shards_together_equal_one_run(slakh_dir, vae_weights, tmp_path):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    encode_dataset(slakh_dir, vae_weights, whole, splits=["train"])
+    encode_dataset(slakh_dir, vae_weights, parts, splits=["train"], shard=(1, 2))
+    names = sorted(p.name for p in (whole / "train").iterdir())
+    assert sorted(p.name for p in (parts / "train").iterdir()) == names[1::2]
+    encode_dataset(slakh_dir, vae_weights, parts, splits=["train"], shard=(0, 2))
+    for name in names:
+        assert (whole / "train" / name).read_bytes() == (parts / "train" / name).read_bytes()
+    with pytest.raises(ValueError, match="shard"):
+        encode_dataset(slakh_dir, vae_weights, parts, splits=["train"], shard=(2, 2))
