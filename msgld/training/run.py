@@ -28,6 +28,7 @@ _TASKS = {
     "vae": "msgld.training.vae_module:VAEModule",
     "vocoder": "msgld.training.vocoder_module:VocoderModule",
     "ldm": "msgld.training.ldm_module:LDMModule",
+    "demucs": "msgld.training.demucs_module:DemucsModule",
 }
 
 
