@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Installs everything msgld needs into ./.venv (idempotent; reruns are quick).
 #  - Debian: libfluidsynth3 + three General MIDI soundfonts for the data engine's renderer
-#    (skipped without root/apt: the renderer then uses its Debian-free fallback).
+#    (skipped without root/apt: the renderer then uses its Debian-free fallback), and chromium +
+#    chromium-driver for the browser test of `msgld serve` (skipped without them).
 #  - Python: a venv with torch==2.13.0 (the local CPU build; an unpinned torch pulls CUDA),
-#    then this package with its dev extras.
+#    then this package with its dev extras (which include the `serve` extra: FastAPI, uvicorn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS="libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont-small timgm6mb-soundfont"
+BROWSER_DEBS="chromium chromium-driver fonts-dejavu-core"  # the browser test of `msgld serve` (skipped without them)
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=""
-  for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  for p in $DEBS $BROWSER_DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then
     echo "setup: apt-get install$missing"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null) \
-      || echo "setup: warning: could not install$missing; the renderer will use its Debian-free fallback"
+      || echo "setup: warning: could not install$missing (the renderer falls back to its Debian-free path;" \
+              "the browser test of msgld serve is skipped without chromium)"
   fi
 fi
 

@@ -1,10 +1,38 @@
-"""`/api/docs`: the API reference as one plain HTML page, built from the app's OpenAPI schema
+"""The API's documentation: the request bodies of the POST routes (OpenAPI fragments), and
+`/api/docs`, the reference as one plain HTML page built from the app's OpenAPI schema
 (FastAPI's Swagger UI loads its scripts from a CDN; nothing here leaves the machine). The raw
 schema stays at `/api/openapi.json` for tools."""
 
 from __future__ import annotations
 
 from html import escape
+
+from msgld.diffusion.samplers import SAMPLERS
+from msgld.inference.separator import METHODS, RECONSTRUCT
+
+
+def field(description: str, kind: str = "string", binary: bool = False) -> dict:
+    return {"type": kind, "description": description, **({"format": "binary"} if binary else {})}
+
+
+def form_body(properties: dict, required: tuple = ()) -> dict:
+    """OpenAPI requestBody of a multipart form (the reader is ours, so FastAPI cannot infer it)."""
+    schema = {"type": "object", "properties": properties, "required": list(required)}
+    return {"requestBody": {"required": bool(required), "content": {"multipart/form-data": {"schema": schema}}}}
+
+
+SAMPLING = {"steps": field("sampler steps (default: the pipeline's)", "integer"),
+            "sampler": field(f"one of {list(SAMPLERS)}"), "seed": field("seed of every random draw", "integer"),
+            "eta": field("DDIM eta (0 = deterministic)", "number")}
+SEPARATE = form_body({"file": field("the mixture: any audio file soundfile decodes", binary=True), **SAMPLING,
+                      "guidance": field("classifier-free guidance weight w", "number"),
+                      "overlap": field("overlap of model windows, seconds", "number"),
+                      "ensemble": field("samples per window, averaged", "integer"),
+                      "method": field(f"one of {list(METHODS)}"),
+                      "reconstruct": field(f"one of {list(RECONSTRUCT)}")}, ("file",))
+GENERATE = form_body({"duration": field("seconds (default 10.24)", "number"), **SAMPLING})
+ARRANGE = form_body({"STEM": field("one file field per given stem, named by the stem (e.g. drums)", binary=True),
+                     "generate": field("comma-separated stems to write (default: all not given)"), **SAMPLING})
 
 
 def fields_of(operation: dict) -> list[tuple[str, str, str, bool]]:

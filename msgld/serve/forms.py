@@ -93,4 +93,4 @@ def decode(upload: UploadedFile, config: ServeConfig) -> np.ndarray:
         return load_audio(upload.path)
     except AudioError as e:  # the message names our private path: name the client's file instead
         message = str(e).replace(str(upload.path), name).replace(str(upload.path.parent), "")
-        raise FormError(422, f"not usable as audio: {message}") from None
+        raise FormError(422, message) from None

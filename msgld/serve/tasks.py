@@ -5,6 +5,7 @@ job's list only once it is complete, so a stopped server never serves a half-wri
 
 from __future__ import annotations
 
+import inspect
 import os
 import zipfile
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from msgld import SAMPLE_RATE
 from msgld.audio.io import atomic_path
 from msgld.cli.common import run_record, write_json, write_stems
 from msgld.inference import Arranger, Generator, ModelBundle, Separator
@@ -60,8 +62,16 @@ def publish(job: Job, p: Pipelines, stems, mix: bool, **record) -> None:
         job.add_file(name, out / name)
 
 
+def at_model_rate(method) -> dict:
+    """Keyword arguments that say the audio is at the model's rate (uploads are decoded to 16 kHz
+    mono): the pipelines redesigned for native-rate audio (issue 13) require `sample_rate=`,
+    the earlier ones take no such argument."""
+    return {"sample_rate": SAMPLE_RATE} if "sample_rate" in inspect.signature(method).parameters else {}
+
+
 def separate(job: Job, p: Pipelines) -> None:
-    stems = p.separator.separate(job.params["audio"], progress=job.progress, **job.params["settings"])
+    stems = p.separator.separate(job.params["audio"], progress=job.progress, **at_model_rate(p.separator.separate),
+                                 **job.params["settings"])
     publish(job, p, stems, mix=False, input=job.params["input"])
 
 
@@ -73,7 +83,8 @@ def generate(job: Job, p: Pipelines) -> None:
 
 def arrange(job: Job, p: Pipelines) -> None:
     a = job.params
-    stems = p.arranger.arrange(a["given"], a["generate"], seed=a["seed"], progress=job.progress, **a["settings"])
+    stems = p.arranger.arrange(a["given"], a["generate"], seed=a["seed"], progress=job.progress,
+                               **at_model_rate(p.arranger.arrange), **a["settings"])
     publish(job, p, stems, mix=True, seed=a["seed"], given=a["inputs"], generated=a["generate"])
 
 

@@ -198,38 +198,44 @@ def test_oversize_upload_is_413_while_streaming_without_a_length(make_client):
     assert job_folders(client) == []
 
 
-def test_a_body_longer_than_its_content_length_claims_is_refused(make_client):
-    """The byte count, not the header, is what the limit trusts (httpx would fix the header: use raw ASGI)."""
+def raw_asgi(app, chunks: list[bytes], headers: list[tuple[bytes, bytes]]) -> tuple[list[dict], int]:
+    """Call the app as an ASGI server would, with headers httpx would not send; -> (messages, chunks read)."""
     import asyncio
 
+    sent, read = [], [0]
+
+    async def receive():
+        if read[0] < len(chunks):
+            read[0] += 1
+            return {"type": "http.request", "body": chunks[read[0] - 1], "more_body": read[0] < len(chunks)}
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/separate", "raw_path": b"/api/separate",
+             "query_string": b"", "root_path": "", "scheme": "http", "server": ("testserver", 80),
+             "client": ("127.0.0.1", 1), "http_version": "1.1", "asgi": {"version": "3.0"},
+             "headers": [(b"host", b"testserver"), (b"content-type", b"multipart/form-data; boundary=b"), *headers]}
+    asyncio.run(app(scope, receive, send))
+    return sent, read[0]
+
+
+def test_the_limit_counts_bytes_and_the_length_header_is_checked_before_reading(make_client):
     client = make_client(max_upload_mb=0.05)
     body = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\n" + wav_bytes(3.0)
-    sent = []
-
-    async def call():
-        chunks = [body[i : i + 8192] for i in range(0, len(body), 8192)]
-        messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
-
-        async def receive():
-            return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-        async def send(message):
-            sent.append(message)
-
-        scope = {"type": "http", "method": "POST", "path": "/api/separate", "raw_path": b"/api/separate",
-                 "query_string": b"", "root_path": "", "scheme": "http", "server": ("testserver", 80),
-                 "client": ("127.0.0.1", 1), "http_version": "1.1", "asgi": {"version": "3.0"},
-                 "headers": [(b"host", b"testserver"), (b"content-length", b"100"),
-                             (b"content-type", b"multipart/form-data; boundary=b")]}
-        await client.app(scope, receive, send)
-
-    asyncio.run(call())
-    assert sent[0]["status"] == 413 and b"limit" in sent[1]["body"]
+    chunks = [body[i : i + 8192] for i in range(0, len(body), 8192)]
+    # a body longer than its Content-Length claims: the count, not the header, stops it
+    sent, read = raw_asgi(client.app, chunks, [(b"content-length", b"100")])
+    assert sent[0]["status"] == 413 and b"limit" in sent[1]["body"] and read < len(chunks)
+    # an honest Content-Length over the limit: 413 before one byte of the body is read
+    sent, read = raw_asgi(client.app, chunks, [(b"content-length", str(len(body)).encode())])
+    assert sent[0]["status"] == 413 and read == 0
     assert job_folders(client) == []
 
 
 @pytest.mark.parametrize("name, body, data, status, words", [
-    ("noise.wav", b"RIFF....WAVEgarbage" * 50, FAST, 422, "not usable as audio: noise.wav: unreadable audio"),
+    ("noise.wav", b"RIFF....WAVEgarbage" * 50, FAST, 422, "noise.wav: unreadable audio"),
     ("empty.wav", b"", FAST, 422, "empty file"),
     ("a.wav", None, {"steps": "abc"}, 422, "steps: expected an integer, got 'abc'"),
     ("a.wav", None, {"steps": "100000"}, 422, "steps must be between 1 and 200"),

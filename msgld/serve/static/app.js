@@ -18,8 +18,9 @@ function clearError() {
 
 const results = new Results(showError);
 
-function setStatus(text, fraction) {
+function setStatus(text, fraction, ended = false) {
   $("status").hidden = false;
+  $("cancel").hidden = ended;
   $("status-text").textContent = text;
   $("bar-fill").style.width = `${Math.round(100 * Math.max(0, Math.min(1, fraction)))}%`;
 }
@@ -37,6 +38,8 @@ function describe(job) {
   }
   return [job.state === "done" ? "done" : "failed", 1];
 }
+
+const size = (bytes) => (bytes < 2 ** 20 ? `${Math.ceil(bytes / 1024)} kB` : `${(bytes / 2 ** 20).toFixed(1)} MB`);
 
 function checkSize(file) {
   const mb = file.size / 2 ** 20;
@@ -69,7 +72,7 @@ async function run(kind, form) {
       showError(`The job failed: ${job.error}`);
       return;
     }
-    setStatus("done", 1);
+    setStatus("done", 1, true);
     await results.show(job);
   } catch (e) {
     showError(e instanceof ApiError ? e.message : `Something went wrong in the page: ${e.message}`);
@@ -94,6 +97,7 @@ for (const tab of document.querySelectorAll(".tab")) {
       t.setAttribute("aria-selected", String(on));
       $(`tab-${t.dataset.tab}`).hidden = !on;
     }
+    clearError();
   };
 }
 
@@ -118,7 +122,7 @@ function dropTarget(el, onFile) {
 
 function setSepFile(file) {
   state.sepFile = file;
-  $("sep-name").textContent = file ? `${file.name} (${(file.size / 2 ** 20).toFixed(1)} MB)` : "";
+  $("sep-name").textContent = file ? `${file.name} (${size(file.size)})` : "";
   setBusy(state.busy);
 }
 
@@ -156,16 +160,23 @@ function arrangeRows(stems) {
     row.className = "arr-row";
     row.dataset.stem = stem;
     row.innerHTML = `<span class="name"></span>
-      <span><input type="file" accept="audio/*,.wav,.flac,.ogg,.mp3"> <span class="file"></span></span>
+      <span class="given"><label class="button pick">Choose file
+          <input type="file" accept="audio/*,.wav,.flac,.ogg,.mp3"></label>
+        <span class="file"></span> <button class="link clear" hidden>remove</button></span>
       <label><input type="checkbox" class="gen" checked> generate</label>`;
     row.querySelector(".name").textContent = stem;
     const input = row.querySelector("input[type=file]"), gen = row.querySelector(".gen");
+    const clear = row.querySelector(".clear");
     const setFile = (file) => {
       state.given[stem] = file || undefined;
-      row.querySelector(".file").textContent = file ? file.name : "";
+      row.querySelector(".file").textContent = file ? `${file.name} (${size(file.size)})` : "no file given";
+      clear.hidden = !file;
       gen.checked = !file;
       gen.disabled = !!file;
+      if (!file) input.value = "";
     };
+    setFile(null);
+    clear.onclick = () => setFile(null);
     input.onchange = (e) => setFile(e.target.files[0] || null);
     dropTarget(row, setFile);
     box.append(row);

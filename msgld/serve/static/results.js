@@ -117,7 +117,7 @@ export class Results {
 
   async toggle() {
     if (!this.mixer) return;
-    if (this.mixer.playing) { this.mixer.pause(); $("play").textContent = "Play"; return; }
+    if (this.mixer.playing) { this.mixer.pause(); $("play").textContent = "Play"; this.tick(); return; }
     try {
       await this.mixer.play();
       $("play").textContent = "Pause";
