@@ -103,6 +103,7 @@ def gate_jobs(monkeypatch):
     gate, entered = threading.Event(), threading.Event()
 
     def gated(pipelines, job):
+        job.progress(0, 1)
         entered.set()
         while not gate.wait(0.01):
             job.progress(0, 1)
