@@ -37,7 +37,21 @@ class LDMModule(L.LightningModule):
         self.ema = copy.deepcopy(self.net).requires_grad_(False)
         self.scheduler = training_scheduler(config["diffusion"])
         self.objective = objective_settings(config.get("objective"))
+        init_from = config.get("train", {}).get("init_from")
+        if init_from:
+            self.init_from(init_from)
         self.latent_info: dict = dict(config.get("latent", {}))
+
+    def init_from(self, path: str) -> None:
+        """Start from exported LDM weights of the same architecture (net and EMA alike), e.g. the
+        shipped model; the objective may differ (an epsilon model fine-tuned as a v model)."""
+        from msgld.weights import load_model
+
+        source = load_model(path, kind="ldm")
+        if source.config != self.net.config:
+            raise ValueError(f"{path}: its U-Net config differs from the run's; cannot initialise from it")
+        self.net.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
+        self.ema.load_state_dict(self.net.state_dict())
 
     @property
     def model(self) -> MultiTrackUNet:

@@ -61,3 +61,26 @@ def test_two_processes_hold_the_same_weights(cache, tmp_path):
     assert r0.keys() == r1.keys()
     for k in r0:
         torch.testing.assert_close(r0[k], r1[k], rtol=0, atol=0)
+
+
+def test_init_from_exported_weights_copies_net_and_ema(tmp_path):
+    from msgld.config import load_config
+    from msgld.models.unet3d import build_ldm
+    from msgld.training.ldm_module import LDMModule
+    from msgld.weights import save_model
+
+    cfg = load_config("ldm", "tiny")
+    cfg["model"] = {**cfg["model"], "channels": 8, "channel_mult": [1, 2], "attention_levels": [], "norm_groups": 4}
+    source = build_ldm({"model": cfg["model"], "diffusion": cfg["diffusion"]})
+    for p in source.parameters():
+        torch.nn.init.normal_(p, std=0.01)
+    save_model(source, tmp_path / "ldm", "ldm", {"model": cfg["model"], "diffusion": cfg["diffusion"]})
+    tuned = {**cfg, "diffusion": {**cfg["diffusion"], "prediction_type": "v_prediction"},
+             "train": {**cfg["train"], "init_from": str(tmp_path / "ldm")}}
+    module = LDMModule(tuned)
+    for a, b, c in zip(source.parameters(), module.net.parameters(), module.ema.parameters()):
+        torch.testing.assert_close(a, b)
+        torch.testing.assert_close(a, c)
+    other = {**tuned, "model": {**cfg["model"], "channels": 16, "norm_groups": 8}}
+    with pytest.raises(ValueError, match="U-Net config differs"):
+        LDMModule(other)
