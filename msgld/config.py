@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from msgld.audio.io import atomic_write_text
+from msgld.atomic import atomic_write_text
 
 CONFIG_ROOT = Path(__file__).parent / "configs"
 
@@ -52,6 +52,29 @@ def load_config(kind: str, name_or_path: str | Path, overrides: dict | None = No
     if base is not None:
         data = merge(load_config(kind, base), data)
     return merge(data, overrides or {})
+
+
+def parse_value(text: str):
+    """A KEY=VALUE value (`--set`, `--option`): YAML, except that numbers YAML 1.1 leaves as
+    strings ("5e-4") become floats."""
+    value = yaml.safe_load(text) if isinstance(text, str) else text
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
+
+
+def split_pairs(items: list[str] | None, flag: str, key_help: str = "KEY") -> dict[str, str]:
+    """["a=1", "b.c=x"] -> {"a": "1", "b.c": "x"} (values still text), with a clear error."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag} {item!r}: expected {key_help}=VALUE")
+        out[key] = value
+    return out
 
 
 def save_config(config: dict, path: str | Path) -> Path:

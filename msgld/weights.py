@@ -13,6 +13,7 @@ A model may define `weights_metadata() -> dict` (saved at the JSON's top level) 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -24,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from msgld import __version__
-from msgld.audio.io import atomic_path, atomic_write_text
+from msgld.atomic import atomic_output, atomic_write_text
 from msgld.audio.mel import MelConfig
 
 FORMAT_VERSION = 1
@@ -35,6 +36,7 @@ _BUILTIN = {  # kind -> "module:function", imported on first use
     "vae": "msgld.models.vae:build_vae",
     "vocoder": "msgld.models.vocoder:build_vocoder",
     "ldm": "msgld.models.unet3d:build_ldm",
+    "demucs": "msgld.models.htdemucs:build_htdemucs",
 }
 RESERVED = {"format", "version", "kind", "config", "mel", "msgld_version", "training", "dtype"}
 
@@ -98,17 +100,21 @@ def save_model(
         "training": training or {},
         "dtype": str(dtype or "native").replace("torch.", ""),
     }
-    tmp = atomic_path(tensors_path)
-    try:
+    with atomic_output(tensors_path) as tmp:
         save_file(state, str(tmp), metadata={"kind": kind, "format": "msgld-weights"})
-        os.replace(tmp, tensors_path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     atomic_write_text(json_path, json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
     for path in (tensors_path, json_path):
         path.chmod(0o644)  # temporary files are created private; weights are for everyone to read
     return tensors_path, json_path
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    """sha256 (16 hex digits) of a file (the `vae_hash` that latents and LDMs record)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
 
 
 def read_info(path: str | os.PathLike) -> dict:

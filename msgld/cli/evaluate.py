@@ -10,19 +10,16 @@ import argparse
 import logging
 
 from msgld import SAMPLE_RATE
+from msgld.config import split_pairs
 from msgld.eval.embeddings import DEFAULT_EMBEDDING, available_embeddings
 
 log = logging.getLogger("msgld.evaluate")
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, str]:
-    options = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--option expects KEY=VALUE, got {pair!r}")
-        options[key] = value
-    return options
+    """--option KEY=VALUE pairs (values as text; each method parses its own with
+    `msgld.config.parse_value`, so `eta=5e-4` is a number everywhere)."""
+    return split_pairs(pairs, "--option")
 
 
 def common(args: argparse.Namespace) -> dict:

@@ -4,38 +4,22 @@ from __future__ import annotations
 
 import argparse
 
-import yaml
-
-from msgld.config import load_config
+from msgld.config import load_config, parse_value, split_pairs
 from msgld.training.trainer import add_run_arguments, options_from_args
 
 KINDS = ("vae", "vocoder", "ldm", "demucs")
 
 
 def parse_overrides(items: list[str]) -> dict:
-    """["loss.kl_weight=1e-5", ...] -> nested dict (values parsed as YAML)."""
+    """["loss.kl_weight=1e-5", ...] -> nested dict (values parsed as YAML, numbers as numbers)."""
     out: dict = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"--set {item!r}: expected KEY.PATH=VALUE")
-        key, value = item.split("=", 1)
+    for key, value in split_pairs(items, "--set", "KEY.PATH").items():
         node = out
         *parents, leaf = key.split(".")
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = parse_value(value)
     return out
-
-
-def parse_value(text: str):
-    """YAML, except that numbers YAML 1.1 leaves as strings ("5e-4") become floats."""
-    value = yaml.safe_load(text)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    return value
 
 
 def run_train(args: argparse.Namespace) -> int:

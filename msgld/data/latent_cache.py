@@ -13,9 +13,7 @@ skips finished tracks, so an interrupted `msgld data encode` resumes.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
@@ -24,28 +22,15 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
 
-from msgld.audio.io import atomic_path, atomic_write_text
+from msgld.atomic import atomic_output, atomic_write_text
 from msgld.audio.mel import MelFrontEnd
 from msgld.data.stems_dataset import DatasetError, read_segment, scan_split
-
-
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
+from msgld.weights import file_hash
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
-    try:
+    with atomic_output(path) as tmp:
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 @torch.no_grad()

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from msgld.audio.io import atomic_path, atomic_write_text  # noqa: E402
+from msgld.atomic import atomic_output, atomic_write_text  # noqa: E402
 from msgld.audio.mel import log_mel  # noqa: E402
 
 
@@ -28,10 +28,9 @@ def spectrogram_picture(path: Path, waves: dict[str, np.ndarray], title: str) ->
     axes[-1, 0].set_xlabel("seconds")
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = atomic_path(path)
-    fig.savefig(tmp, dpi=80, format="png")
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
     plt.close(fig)
-    tmp.replace(path)
     return path
 
 

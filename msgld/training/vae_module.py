@@ -27,6 +27,18 @@ from msgld.training.scale_factor import images_from_loader, measure_scale_factor
 from msgld.weights import load_model
 
 
+def encoder_origin(init_from: str | None) -> dict:
+    """A decoder-only fine-tune keeps its encoder: record the hash of the weights it came from
+    (their own `encoder_hash` if they were a fine-tune too), so LDMs trained on that encoder's
+    latents still load with this VAE."""
+    if not init_from:
+        return {}
+    from msgld.weights import file_hash, read_info, weight_paths
+
+    info = read_info(init_from)
+    return {"encoder_hash": info.get("training", {}).get("encoder_hash") or file_hash(weight_paths(init_from)[0])}
+
+
 class VAEModule(L.LightningModule):
     kind = "vae"
     monitor = "val/mel_mse"
@@ -147,7 +159,8 @@ class VAEModule(L.LightningModule):
         """Measure and set the scale factor on training images; returns info for the JSON.
         A frozen encoder keeps its initial scale factor (its latents did not change)."""
         if self.freeze_encoder:
-            return {"scale_factor_from": self.config["train"].get("init_from", "frozen encoder")}
+            return {"scale_factor_from": self.config["train"].get("init_from", "frozen encoder"),
+                    **encoder_origin(self.config["train"].get("init_from"))}
         s = self.config.get("scale_factor", {})
         was_training = self.model.training
         self.model.eval()

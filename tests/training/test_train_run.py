@@ -66,6 +66,10 @@ def test_vae_decoder_finetune_keeps_encoder_and_scale_factor(stems_dir, tmp_path
     for name, value in start.state_dict().items():
         same = torch.equal(value, tuned.state_dict()[name])
         assert same == name.startswith(("encoder.", "quant_conv.")), name  # only the decoder side moved
+    from msgld.weights import file_hash, weight_paths
+
+    # LDMs trained on the first VAE's latents still load with the fine-tune (msgld.inference.bundle)
+    assert tuned.weights_info["training"]["encoder_hash"] == file_hash(weight_paths(first)[0])
 
 
 def test_vocoder_counts_generator_steps(stems_dir, tmp_path):
