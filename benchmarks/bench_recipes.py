@@ -69,7 +69,7 @@ def score(model: str, data: str, clips: int, cells: list[dict], split: str = "te
         scores, seconds = SeparationScores(sep.stems), 0.0
         for i, item in zip(picks, items):
             t0 = time.perf_counter()
-            est = sep.separate(item["mixture"], **{**cell, "seed": i})
+            est = sep.separate(item["mixture"], sample_rate=16000, **{**cell, "seed": i})  # the dataset is 16 kHz
             seconds += time.perf_counter() - t0
             scores.update(est[None], item["stems"][None], item["mixture"][None])
         mean = scores.mean()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from msgld.audio.io import load_audio
 from msgld.cli.common import (
-    add_model_arguments, add_output_arguments, add_sampler_arguments, load_bundle_from_args, run_record,
-    window_progress, write_json, write_stems,
+    OutputFormat, add_model_arguments, add_output_arguments, add_seed_argument, add_setting_arguments,
+    load_bundle_from_args, run_record, settings_from_args, window_progress, write_json, write_stem_files,
 )
 from msgld.data.stems_dataset import find_stem_file
 
@@ -40,36 +40,40 @@ def given_stems(args, stems: list[str]) -> dict[str, Path]:
 def run(args: argparse.Namespace) -> int:
     from msgld.inference.arranger import Arranger
 
+    out_format = OutputFormat.from_args(args)
     bundle = load_bundle_from_args(args)
     arranger = Arranger(bundle)
     given = given_stems(args, bundle.stems)
     generate = args.generate.split(",") if args.generate else None
-    settings = arranger.settings(sampler=args.sampler, steps=args.steps, eta=args.eta, overlap=args.overlap,
-                                 repaint=args.repaint, guidance=0.0, precision=args.precision, spacing=args.spacing)
-    waves = {stem: load_audio(path) for stem, path in given.items()}
+    settings = settings_from_args(arranger, args, guidance=0.0)
+    rate = arranger.sample_rate
+    waves = {stem: load_audio(path, rate) for stem, path in given.items()}
     started = time.perf_counter()
     with window_progress("arrange", args.quiet) as progress:
-        stems = arranger.arrange(waves, generate, seed=args.seed, progress=progress, **settings).numpy()
+        stems = arranger.arrange(waves, generate, seed=args.seed, progress=progress, sample_rate=rate,
+                                 **settings).numpy()
     elapsed = round(time.perf_counter() - started, 3)
     out = Path(args.out)
-    written = write_stems(out, bundle.stems, stems, args.format, extra={"mix": stems.sum(0)})
+    written, report = write_stem_files(out, bundle.stems, stems, out_format, rate, extra={"mix": stems.sum(0)})
     generated = generate or [s for s in bundle.stems if s not in given]
     write_json(out / "run.json", run_record(bundle, settings, seed=args.seed, given={k: str(v) for k, v in given.items()},
-                                            generated=generated, files=written, seconds=elapsed))
+                                            generated=generated, files=written, seconds=elapsed, output=report))
     if not args.quiet:
         print(f"given {sorted(given)}, generated {generated} -> {out}/ ({elapsed:.1f} s)")
     return 0
 
 
 def register(subparsers) -> None:
+    from msgld.inference.arranger import Arranger
+
     p = subparsers.add_parser("arrange", help="write the missing instruments of an arrangement",
                               description="Arrangement: given stems stay, the model writes the others.")
     p.add_argument("--given", action="append", metavar="STEM=FILE", help="a given stem (repeatable)")
     p.add_argument("--track", help="a track folder: its stem files are the given stems (minus --generate)")
     p.add_argument("--generate", metavar="STEM[,STEM]", help="stems to write (default: all not given)")
     p.add_argument("-o", "--out", default="arranged", help="output folder")
-    p.add_argument("--repaint", type=int, help="RePaint resampling per step (ddim only)")
-    add_sampler_arguments(p)
+    add_setting_arguments(p, Arranger, skip=("guidance",))
+    add_seed_argument(p)
     add_model_arguments(p)
     add_output_arguments(p)
     p.set_defaults(func=run)

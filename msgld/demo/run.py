@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msgld import __version__
+from msgld import SAMPLE_RATE, __version__
 from msgld.audio.io import atomic_write_text, save_audio
 from msgld.demo.page import spectrogram_picture, write_page
 from msgld.demo.song import demo_song
@@ -45,7 +45,7 @@ def run_demo(out: str | Path = "demo_out", model: str = "msgld-tiny", seed: int 
 
     t0 = time.perf_counter()
     sep = Separator(bundle)
-    separated = sep.separate(mix, **({"steps": steps} if steps else {})).numpy()
+    separated = sep.separate(mix, sample_rate=SAMPLE_RATE, **({"steps": steps} if steps else {})).numpy()
     timings["separate"] = time.perf_counter() - t0
     section("separated", "Separation", f"The mixture above, separated by the model "
             f"(guidance {sep.defaults['guidance']}, mixture-phase reconstruction; the stems sum to the mixture).",
@@ -62,7 +62,8 @@ def run_demo(out: str | Path = "demo_out", model: str = "msgld-tiny", seed: int 
 
     t0 = time.perf_counter()
     given = {s: song[s] for s in ("drums", "bass") if s in stems}
-    arranged = Arranger(bundle).arrange(given, seed=seed, **({"steps": steps} if steps else {})).numpy()
+    arranged = Arranger(bundle).arrange(given, seed=seed, sample_rate=SAMPLE_RATE,
+                                        **({"steps": steps} if steps else {})).numpy()
     timings["arrange"] = time.perf_counter() - t0
     written = [s for s in stems if s not in given]
     section("arranged", "Arrangement", f"The song's {' and '.join(given)} kept; the model wrote {', '.join(written)}.",

@@ -1,4 +1,5 @@
-"""Inference: separation, total generation and arrangement with one multi-track LDM."""
+"""Inference: separation, total generation and arrangement with one multi-track LDM, as thin
+modes on one engine (`msgld.inference.engine`)."""
 
 from msgld.inference.arranger import Arranger
 from msgld.inference.bundle import ModelBundle, load_bundle

@@ -3,69 +3,95 @@
 The given stems' latents replace the model's at every step, noised to the current level
 (optionally with RePaint resampling); the generated stems come back through the vocoder and
 the given stems are returned as they came in. Any length: windows continue each other.
+Given stems at another rate than the model's are resampled for the model, and the generated
+stems resampled back to it.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import torch
 
-from msgld.inference.bundle import DEFAULT_MODEL, ModelBundle
 from msgld.inference.codec import encode
+from msgld.inference.engine import Engine, Progress, StepCallback, as_tensor, no_rate_error, to_rate
 from msgld.inference.generator import Generator
+from msgld.inference.settings import GenerationSettings
 
 
 class Arranger(Generator):
-    """`Arranger().arrange({"drums": wave, "bass": wave}, seed=0)` -> stems [S, L] (given ones untouched)."""
+    """`Arranger().arrange({"drums": wave, "bass": wave}, sample_rate=sr, seed=0)` -> stems [S, L]
+    at `sr` (given ones untouched)."""
 
-    def __init__(self, model: str | ModelBundle = DEFAULT_MODEL, device: str = "cpu"):
-        super().__init__(model, device)
+    Settings = GenerationSettings
+    defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0,
+                "precision": "auto", "spacing": "leading"}
 
     def arrange(self, given: dict[str, np.ndarray | torch.Tensor], generate: list[str] | None = None, seed: int = 0,
-                progress: Callable[[int, int], None] | None = None, **settings) -> torch.Tensor:
-        """-> stems [S, L] (L: the longest given stem)."""
-        return self.arrange_batch([given], generate, [seed], progress, **settings)[0]
+                progress: Progress | None = None, *, sample_rate: int | None = None,
+                callback: StepCallback | None = None, **settings) -> torch.Tensor:
+        """-> stems [S, L] (L: the longest given stem) at `sample_rate` (the given stems' rate)."""
+        return self.arrange_batch([given], generate, [seed], progress, sample_rate=sample_rate, callback=callback,
+                                  **settings)[0]
 
     def arrange_batch(self, givens: list[dict[str, np.ndarray | torch.Tensor]], generate: list[str] | None = None,
-                      seeds: list[int] | None = None, progress: Callable[[int, int], None] | None = None,
+                      seeds: list[int] | None = None, progress: Progress | None = None, *,
+                      sample_rate: int | None = None, callback: StepCallback | None = None,
                       **settings) -> torch.Tensor:
-        """Several arrangements sampled together, each with the same given stem names ->
-        stems [B, S, L] (L: the longest given stem of the batch; shorter ones zero-padded)."""
-        b = self.bundle
+        """Several arrangements sampled together, each with the same given stem names (mono,
+        at `sample_rate`) -> stems [B, S, L] (L: the longest given stem of the batch; shorter
+        ones zero-padded)."""
+        if sample_rate is None:
+            raise no_rate_error("Arranger")
+        names, generate, seeds = self.check_request(givens, generate, seeds)
+        s = self.resolve(**settings)
+        rate, own = int(sample_rate), self.sample_rate
+        waves = [{k: mono(v, k) for k, v in g.items()} for g in givens]
+        length = max(w.shape[0] for g in waves for w in g.values())
+        frames, _ = self.latent_frames(length / rate)
+        audio = torch.zeros(len(givens), len(self.stems), frames * self.geometry.samples_per_frame)
+        for i, g in enumerate(waves):
+            for k, w in g.items():
+                w16 = to_rate(w, rate, own)[: audio.shape[-1]]
+                audio[i, self.stems.index(k), : w16.shape[0]] = w16
+        mask = torch.tensor([1.0 if st in names else 0.0 for st in self.stems])
+        known = encode(self.bundle, audio) * mask.view(-1, 1, 1, 1).to(self.bundle.device)
+        z = self.sample_latents(frames, s, self.generators(seeds), known=known, stem_mask=mask.expand(len(givens), -1),
+                                progress=progress, callback=callback)
+        out = torch.zeros(len(givens), len(self.stems), length)
+        for i, g in enumerate(waves):
+            for k, w in g.items():
+                out[i, self.stems.index(k), : w.shape[0]] = w  # given stems as they came in
+        new = [self.stems.index(st) for st in generate]
+        made = self.to_audio(z[:, new], seeds, audio.shape[-1])
+        out[:, new] = to_rate(made, own, rate, length)  # stems neither given nor asked for stay silent
+        return out
+
+    def check_request(self, givens, generate, seeds) -> tuple[set, list[str], list[int]]:
+        stems = self.stems
         if not givens:
             raise ValueError("give at least one arrangement")
         names = set(givens[0])
         if any(set(g) != names for g in givens):
             raise ValueError("every arrangement of a batch must give the same stems")
-        unknown = names - set(b.stems)
+        unknown = names - set(stems)
         if unknown:
-            raise ValueError(f"unknown stems {sorted(unknown)}; this model's stems are {b.stems}")
+            raise ValueError(f"unknown stems {sorted(unknown)}; this model's stems are {stems}")
         if not names:
             raise ValueError("arrangement needs at least one given stem (use generation for none)")
-        generate = list(generate) if generate else [st for st in b.stems if st not in names]
-        bad = [st for st in generate if st not in b.stems or st in names]
+        generate = list(generate) if generate else [st for st in stems if st not in names]
+        bad = [st for st in generate if st not in stems or st in names]
         if bad:
-            raise ValueError(f"cannot generate {bad}: choose from the stems not given, {[st for st in b.stems if st not in names]}")
+            raise ValueError(f"cannot generate {bad}: choose from the stems not given, {[st for st in stems if st not in names]}")
         seeds = list(range(len(givens))) if seeds is None else list(seeds)
         if len(seeds) != len(givens):
             raise ValueError(f"{len(seeds)} seeds for {len(givens)} arrangements")
-        s = self.settings(**settings)
-        waves = [{k: torch.as_tensor(np.asarray(v, dtype=np.float32)).flatten() for k, v in g.items()} for g in givens]
-        length = max(w.shape[0] for g in waves for w in g.values())
-        frames, _ = self.latent_frames(length / b.front.cfg.sample_rate)
-        audio = torch.zeros(len(givens), len(b.stems), frames * b.vae.compression * b.front.cfg.hop_length)
-        for i, g in enumerate(waves):
-            for k, w in g.items():
-                audio[i, b.stems.index(k), : w.shape[0]] = w
-        mask = torch.tensor([1.0 if st in names else 0.0 for st in b.stems])
-        known = encode(b, audio) * mask.view(-1, 1, 1, 1).to(b.device)
-        masks = mask.expand(len(givens), -1)
-        z = self.sample_latents(frames, s, self.generators(seeds), known=known, stem_mask=masks, progress=progress)
-        out = audio.clone()
-        new = [b.stems.index(st) for st in generate]
-        out[:, new] = self.to_audio(z[:, new], seeds, audio.shape[-1])
-        skipped = [b.stems.index(st) for st in b.stems if st not in names and st not in generate]
-        out[:, skipped] = 0.0  # stems neither given nor asked for stay silent
-        return out[..., :length]
+        return names, generate, seeds
+
+
+def mono(wave, name: str) -> torch.Tensor:
+    w = as_tensor(wave)
+    if w.ndim == 2 and w.shape[0] == 1:
+        w = w[0]
+    if w.ndim != 1:
+        raise ValueError(f"given stem {name!r}: expected mono audio [L], got shape {tuple(w.shape)}")
+    return w

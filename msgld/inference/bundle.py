@@ -1,6 +1,10 @@
 """A model = a folder of weights pairs: `vae`, `ldm` and (optionally) `vocoder`
 (`NAME.safetensors` + `NAME.json` each, see msgld.weights). Shipped models live in
-`msgld/pretrained/<name>/`; any folder with the same files works."""
+`msgld/pretrained/<name>/`; any folder with the same files works.
+
+Loading checks that the parts fit together: every part was trained on THE mel front-end's
+settings, and the LDM on latents of this VAE (its `vae_hash`, or for a decoder-only fine-tune
+the `encoder_hash` the VAE records) scaled by this VAE's scale factor."""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from pathlib import Path
 
 import torch
 
-from msgld.audio.mel import MelFrontEnd
+from msgld.audio.mel import MelConfig, MelFrontEnd
 from msgld.audio.reconstruct import MaskReconstructor
-from msgld.weights import load_model, weight_paths
+from msgld.inference.geometry import WindowGeometry
+from msgld.weights import file_hash, load_model, weight_paths
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
 DEFAULT_MODEL = "msgld-tiny"
@@ -48,15 +53,22 @@ class ModelBundle:
         return list(self.ldm.stems)
 
     @property
+    def geometry(self) -> WindowGeometry:
+        """Windows, frames and samples of this model (one model window: the training crop,
+        10.24 s = 256 latent frames by default)."""
+        cfg = self.front.cfg
+        return WindowGeometry(cfg.sample_rate, cfg.hop_length, self.vae.compression,
+                              self.ldm.latent_info.get("latent_frames", 256), self.ldm.downsampling,
+                              cfg.n_mels // self.vae.compression)
+
+    @property
     def window_samples(self) -> int:
-        """One model window: the training crop (10.24 s = 256 latent frames by default)."""
-        frames = self.ldm.latent_info.get("latent_frames", 256)
-        return frames * self.vae.compression * self.front.cfg.hop_length
+        return self.geometry.window_samples
 
     @property
     def frames_multiple(self) -> int:
         """Latent T must be a multiple of this (the U-Net's downsampling)."""
-        return self.ldm.downsampling
+        return self.geometry.frames_multiple
 
     def weights_hash(self) -> str:
         """sha256 (16 hex digits) over the weights files in use."""
@@ -79,7 +91,28 @@ def load_bundle(model: str | Path = DEFAULT_MODEL, device: str | torch.device = 
     voc = None
     if vocoder and weight_paths(folder / "vocoder")[1].exists():
         voc = load_model(folder / "vocoder", device, kind="vocoder")
+    check_parts(folder, vae, ldm, voc)
+    return ModelBundle(vae, ldm, voc, folder, device)
+
+
+def check_parts(folder: Path, vae, ldm, vocoder) -> None:
+    """A clear error when the parts were not made for each other."""
+    want = MelConfig().to_dict()
+    for name, model in (("vae", vae), ("ldm", ldm), ("vocoder", vocoder)):
+        mel = getattr(model, "weights_info", {}).get("mel") if model is not None else None
+        if mel is not None and {k: mel.get(k) for k in want} != want:
+            diff = {k: (mel.get(k), v) for k, v in want.items() if mel.get(k) != v}
+            raise ValueError(f"{folder}: the {name} was trained on other mel settings than this front-end's "
+                             f"(theirs, ours: {diff})")
     scale = ldm.latent_info.get("scale_factor")
     if scale is not None and abs(scale - vae.scale_factor) > 1e-6 * max(1.0, abs(scale)):
         raise ValueError(f"{folder}: the LDM was trained on latents scaled by {scale}, the VAE says {vae.scale_factor}")
-    return ModelBundle(vae, ldm, voc, folder, device)
+    wanted = ldm.latent_info.get("vae_hash")
+    path = getattr(vae, "weights_path", None)
+    if wanted and path is not None:
+        info = getattr(vae, "weights_info", {})
+        encoder = info.get("encoder_hash") or info.get("training", {}).get("encoder_hash")
+        if wanted not in (file_hash(Path(path)), encoder):
+            raise ValueError(f"{folder}: the LDM was trained on latents of VAE {wanted}, but this VAE is "
+                             f"{file_hash(Path(path))}" + (f" (encoder {encoder})" if encoder else "")
+                             + "; load the VAE it was trained with, or retrain the LDM on this VAE's latents")

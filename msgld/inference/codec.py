@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
+from msgld.audio.chunking import windowed_apply
 from msgld.audio.griffinlim import griffin_lim
 from msgld.inference.bundle import ModelBundle
-from msgld.inference.windows import map_windows
 
 DECODE_WINDOW = 256  # latent frames per VAE-decoder call (10.24 s)
 DECODE_OVERLAP = 16
@@ -28,7 +28,8 @@ def decode_mels(bundle: ModelBundle, latents: torch.Tensor) -> torch.Tensor:
     lead = latents.shape[:-3]
     flat = latents.reshape(-1, *latents.shape[-3:]).to(bundle.device)
     r = bundle.vae.compression
-    mel = map_windows(lambda z: bundle.vae.from_latent(z)[:, 0], flat, DECODE_WINDOW, DECODE_OVERLAP, scale=r)
+    mel = windowed_apply(lambda z, _: bundle.vae.from_latent(z)[:, 0], flat, DECODE_WINDOW, DECODE_OVERLAP,
+                         dim=-2, scale=r, out_dim=-2, pad_short=False)
     return mel.reshape(*lead, *mel.shape[-2:])
 
 
@@ -37,10 +38,10 @@ def vocode(bundle: ModelBundle, mels: torch.Tensor, seed: int = 0) -> torch.Tens
     """Log-mels [..., T, 64] -> waveforms [..., T * hop] by the vocoder (Griffin-Lim without one)."""
     hop = bundle.front.cfg.hop_length
     lead = mels.shape[:-2]
-    flat = mels.reshape(-1, *mels.shape[-2:])
+    flat = mels.reshape(-1, *mels.shape[-2:]).to(bundle.device)
     if bundle.vocoder is not None:
-        fn = bundle.vocoder
+        fn = lambda m, _: bundle.vocoder(m)  # noqa: E731
     else:
-        fn = lambda m: griffin_lim(m, generator=torch.Generator(device=m.device).manual_seed(seed))  # noqa: E731
-    wave = map_windows(fn, flat, 4 * DECODE_WINDOW, 4 * DECODE_OVERLAP, scale=hop, out_dim=-1)
+        fn = lambda m, _: griffin_lim(m, generator=torch.Generator(device=m.device).manual_seed(seed))  # noqa: E731
+    wave = windowed_apply(fn, flat, 4 * DECODE_WINDOW, 4 * DECODE_OVERLAP, dim=-2, scale=hop, out_dim=-1, pad_short=False)
     return wave.reshape(*lead, wave.shape[-1])

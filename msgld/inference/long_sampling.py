@@ -4,6 +4,8 @@ Windows of the model's length overlap by `overlap` latent frames; in every windo
 first, the frames already generated are known (noised to the current level at every step,
 as arrangement does for given stems), so the new window continues the previous one. Given
 stems (arrangement) are known everywhere. Memory holds one window in the network at a time.
+Unlike the blended windows of `msgld.audio.chunking`, each window depends on the one before,
+so they run one after another.
 """
 
 from __future__ import annotations
@@ -13,38 +15,29 @@ from typing import Callable
 import torch
 
 from msgld.audio.chunking import window_starts
-from msgld.diffusion.sampling import sample_latents
+
+SampleWindow = Callable[[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None], torch.Tensor]
 
 
 def sample_sequence(
-    ldm,
-    frames: int,
+    sample_window: SampleWindow,
+    shape: tuple[int, int, int, int, int],
     window: int,
     overlap: int,
-    stems: int,
-    depth: int,
-    bins: int,
     known: torch.Tensor | None = None,
     stem_mask: torch.Tensor | None = None,
     cond: torch.Tensor | None = None,
-    guidance: float = 0.0,
-    sampler: str = "ddim",
-    steps: int = 50,
-    eta: float = 0.0,
-    repaint: int = 0,
-    generator: torch.Generator | list[torch.Generator] | None = None,
     progress: Callable[[int, int], None] | None = None,
-    precision: str = "fp32",
-    batch: int = 1,
-    spacing: str = "trailing",
+    device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """-> latents [B, S, C, frames, F] for `batch` sequences sampled together. `known`
+    """-> latents of `shape` [B, S, C, frames, F]. `sample_window(known, known_mask, cond)` draws
+    one window [B, S, C, window, F] (known/known_mask None when nothing is known); `known`
     [B, S, C, frames, F] with `stem_mask` [B, S] (1 = given); `cond` [B, C, frames, F] is the
-    mixture condition (None: unconditional); `generator` one, or a list of B. frames >= window."""
+    mixture condition (None: unconditional). frames >= window."""
+    batch, stems, depth, frames, bins = shape
     if frames < window:
         raise ValueError(f"sequence of {frames} frames is shorter than one window ({window})")
-    device = next(ldm.parameters()).device
-    out = torch.zeros(batch, stems, depth, frames, bins, device=device)
+    out = torch.zeros(shape, device=device)
     given = torch.zeros(batch, stems, device=device) if stem_mask is None else stem_mask.to(device).float()
     known = torch.zeros_like(out) if known is None else known.to(device)
     starts = window_starts(frames, window, overlap)
@@ -56,12 +49,8 @@ def sample_sequence(
             k[..., : done - s, :] = out[..., s:done, :]
             mask[..., : done - s, :] = 1.0
         c = None if cond is None else cond[..., s : s + window, :].to(device)
-        z = sample_latents(
-            ldm, (batch, stems, depth, window, bins), c, guidance, sampler, steps, eta,
-            known=k if mask.any() else None, known_mask=mask if mask.any() else None,
-            repaint=repaint, generator=generator, precision=precision, spacing=spacing,
-        )
-        out[..., s : s + window, :] = z
+        any_known = bool(mask.any())
+        out[..., s : s + window, :] = sample_window(k if any_known else None, mask if any_known else None, c)
         done = s + window
         if progress is not None:
             progress(i + 1, len(starts))

@@ -1,10 +1,13 @@
-"""Separation: the mixture's latent conditions the model (w >= 1), window by window.
+"""Separation: the mixture's latent conditions the model (w >= 1), window by window, and the
+stems come back at the input's own rate and channel count, summing to it.
 
-Each 10.24 s window: mixture -> log-mel -> VAE latent c -> sample the stems' latents with
-guidance w -> VAE decoder -> per-stem log-mels -> mixture-phase reconstruction (ratio masks on
-the mixture STFT: the stems of every window sum to it) or the vocoder. Windows overlap and are
-blended with linear cross-fades, so any length works with flat memory and, with masks, the
-stems sum to the input.
+The model sees the 16 kHz mono downmix. Each 10.24 s window: mixture -> log-mel -> VAE latent
+c -> sample the stems' latents with guidance w -> VAE decoder -> per-stem log-mels. Windows
+overlap and their log-mels are blended with linear cross-fades into one sequence (flat memory,
+any length). Reconstruction (`reconstruct`): ratio masks from those log-mels on the STFT of
+every channel of the original signal at its own rate (`msgld.audio.reconstruct`; bins above
+8 kHz by the `high_band` rule), so the stems sum to the input to float precision; or the
+vocoder (16 kHz content, resampled to the input's rate, the same on every channel).
 
 `method="dirac"` and `"gaussian"` are MSDM-style separation in latent space on the
 unconditional model (w = 0): the sum of the stems' clean estimates is pulled to the mixture's
@@ -21,18 +24,18 @@ the sampled estimate is noised again to t0 = `refine_strength` * T and k more st
 from __future__ import annotations
 
 import math
-from typing import Callable
+from dataclasses import dataclass
+from typing import Iterator
 
-import numpy as np
 import torch
 
-from msgld.audio.chunking import OverlapAdd, window_starts
-from msgld.diffusion.sampling import resolve_precision, sample_latents
-from msgld.inference.bundle import DEFAULT_MODEL, ModelBundle, load_bundle
+from msgld.audio.chunking import iter_windowed, window_starts, windowed_apply
+from msgld.audio.reconstruct import MaskReconstructor, StftGrid
 from msgld.inference.codec import decode_mels, encode, vocode
+from msgld.inference.engine import Engine, Progress, StepCallback, as_tensor, no_rate_error, to_rate
+from msgld.inference.settings import METHODS, RECONSTRUCT, SeparationSettings  # noqa: F401 (re-exported)
 
-METHODS = ("msgld", "dirac", "gaussian")
-RECONSTRUCT = ("mask", "vocoder")
+BLOCK_SECONDS = 20.0  # native-rate reconstruction runs in blocks of this length (flat memory)
 
 
 def msdm_hook(method: str, cond: torch.Tensor, strength: float = 1.0):
@@ -50,93 +53,140 @@ def msdm_hook(method: str, cond: torch.Tensor, strength: float = 1.0):
     return {"dirac": dirac, "gaussian": gaussian}[method]
 
 
-class Separator:
-    """`Separator().separate(mixture)` -> stems [S, L] at 16 kHz (`.stems` names them)."""
+@dataclass
+class SeparationEstimate:
+    """What the model estimated for one input: the stems' log-mels [S, T, 64] at the model's
+    frame rate (100 frames/s) over the whole input, and the settings that made them."""
 
+    log_mels: torch.Tensor
+    settings: SeparationSettings
+
+
+def as_channels(audio) -> tuple[torch.Tensor, bool]:
+    """[L] or [C, L] -> ([C, L] float32 CPU, whether the input was 1-D)."""
+    wave = as_tensor(audio)
+    if wave.ndim not in (1, 2) or wave.shape[-1] == 0 or (wave.ndim == 2 and wave.shape[0] == 0):
+        raise ValueError(f"expected audio [L] or [channels, L] with L > 0, got shape {tuple(wave.shape)}")
+    return (wave[None] if wave.ndim == 1 else wave), wave.ndim == 1
+
+
+class Separator(Engine):
+    """`Separator().separate(audio, sample_rate=sr)` -> stems [S, L] for audio [L], [S, C, L]
+    for audio [C, L], at `sr` (`.stems` names them)."""
+
+    Settings = SeparationSettings
     # chosen by measurement (benchmarks/bench_separate.py, README): DDIM with 3 steps at w = 3 was
-    # the best si_sdri_wave of the grid within 2.5 s per 10.24 s on 2 CPU cores
+    # the best si_sdri_wave of the grid within 2.5 s per 10.24 s on 2 CPU cores; high_band by
+    # benchmarks/bench_native_rate.py
     defaults = {"guidance": 3.0, "sampler": "ddim", "steps": 3, "eta": 0.0, "overlap": None,
                 "batch_size": 8, "seed": 0, "reconstruct": "mask", "method": "msgld", "gaussian_strength": 1.0,
-                "precision": "auto", "ensemble": 1, "spacing": "leading", "refine": 0, "refine_strength": 0.3}
-
-    def __init__(self, model: str | ModelBundle = DEFAULT_MODEL, device: str = "cpu"):
-        self.bundle = model if isinstance(model, ModelBundle) else load_bundle(model, device)
-
-    @property
-    def stems(self) -> list[str]:
-        return self.bundle.stems
-
-    def settings(self, **overrides) -> dict:
-        unknown = set(overrides) - set(self.defaults)
-        if unknown:
-            raise ValueError(f"unknown separation settings {sorted(unknown)}; allowed: {sorted(self.defaults)}")
-        s = {**self.defaults, **{k: v for k, v in overrides.items() if v is not None}}
-        if s["method"] not in METHODS:
-            raise ValueError(f"unknown separation method {s['method']!r}; choose one of {list(METHODS)}")
-        if s["reconstruct"] not in RECONSTRUCT:
-            raise ValueError(f"unknown reconstruction {s['reconstruct']!r}; choose one of {list(RECONSTRUCT)}")
-        if s["method"] == "msgld" and s["guidance"] < 0:
-            raise ValueError(f"guidance must be >= 0, got {s['guidance']}")
-        window = self.bundle.window_samples / self.bundle.front.cfg.sample_rate
-        if s["overlap"] is None:  # a quarter of the window (2.56 s of 10.24 s)
-            s["overlap"] = window / 4
-        if not 0 <= s["overlap"] < window:
-            raise ValueError(f"overlap must be in [0, {window}) seconds, got {s['overlap']}")
-        if s["ensemble"] < 1:
-            raise ValueError(f"ensemble must be at least 1 sample, got {s['ensemble']}")
-        if s["refine"] < 0 or not 0 < s["refine_strength"] <= 1:
-            raise ValueError(f"refine must be >= 0 steps and refine_strength in (0, 1], got {s['refine']}, "
-                             f"{s['refine_strength']}")
-        if s["batch_size"] < 1:
-            raise ValueError(f"batch size must be at least 1, got {s['batch_size']}")
-        s["precision"] = resolve_precision(s["precision"], self.bundle.device)
-        return s
+                "precision": "auto", "ensemble": 1, "spacing": "leading", "refine": 0, "refine_strength": 0.3,
+                "high_band": "flat"}
 
     @torch.no_grad()
-    def separate_windows(self, chunks: torch.Tensor, s: dict, generator: torch.Generator) -> torch.Tensor:
-        """Mixture windows [n, W] -> stems [n, S, W]."""
+    def separate_windows(self, chunks: torch.Tensor, s: SeparationSettings, generator: torch.Generator,
+                         callback: StepCallback | None = None, info: dict | None = None) -> torch.Tensor:
+        """Mixture windows [n, W] at the model's rate -> the stems' log-mels [n, S, T, 64]."""
         b = self.bundle
-        n, k = chunks.shape[0], s["ensemble"]
+        n, k = chunks.shape[0], s.ensemble
         cond = encode(b, chunks).repeat_interleave(k, dim=0)  # [n * k, C, T, F]
         shape = (n * k, len(b.stems), *cond.shape[1:])
-        if s["method"] == "msgld":
-            guide = {"cond": cond, "guidance": s["guidance"]}
+        if s.method == "msgld":
+            guide = {"cond": cond, "guidance": s.guidance}
         else:
-            guide = {"cond": None, "guidance": 0.0, "x0_hook": msdm_hook(s["method"], cond, s["gaussian_strength"])}
-        common = {"sampler": s["sampler"], "eta": s["eta"], "generator": generator, "precision": s["precision"],
-                  "spacing": s["spacing"], **guide}
-        z = sample_latents(b.ldm, shape, steps=s["steps"], **common)
-        if s["refine"]:  # warm start from the estimate: exactly `refine` steps below t0
-            total = max(s["refine"], int(round(s["refine"] / s["refine_strength"])))
-            z = sample_latents(b.ldm, shape, steps=total, init=z, strength=s["refine"] / total, **common)
+            guide = {"cond": None, "guidance": 0.0, "x0_hook": msdm_hook(s.method, cond, s.gaussian_strength)}
+        common = {"generator": generator, "callback": callback, "info": info, **guide}
+        z = self.sample(s, shape, **common)
+        if s.refine:  # warm start from the estimate: exactly `refine` steps below t0
+            total = max(s.refine, int(round(s.refine / s.refine_strength)))
+            z = self.sample(s, shape, steps=total, init=z, strength=s.refine / total, **common)
         mels = decode_mels(b, z)  # [n * k, S, T, 64]
         if k > 1:  # the ensemble's mean mel power: an estimate of the posterior mean
             mels = torch.logsumexp(mels.unflatten(0, (n, k)), dim=1) - math.log(k)
-        if s["reconstruct"] == "mask":
-            return b.masker(mels, chunks)
-        return vocode(b, mels, s["seed"])
+        return mels
 
-    def separate(self, mixture, progress: Callable[[int, int], None] | None = None, **settings) -> torch.Tensor:
-        """mixture [L] (16 kHz, numpy or torch) -> stems [S, L]. Settings: see `defaults`.
+    def estimate(self, audio, progress: Progress | None = None, *, sample_rate: int | None = None,
+                 callback: StepCallback | None = None, **settings) -> SeparationEstimate:
+        """The model's part: audio [L] or [C, L] at `sample_rate` -> the stems' log-mels over it."""
+        if sample_rate is None:
+            raise no_rate_error("Separator")
+        s = self.resolve(**settings)
+        wave, _ = as_channels(audio)
+        g = self.geometry
+        mix = to_rate(wave.mean(0), int(sample_rate), g.sample_rate)  # what the model hears: 16 kHz mono
+        frames = math.ceil(mix.shape[0] / g.hop)
+        mix = torch.nn.functional.pad(mix, (0, frames * g.hop - mix.shape[0]))
+        generator = torch.Generator(device=self.bundle.device).manual_seed(s.seed)
+        overlap = g.overlap_mel_frames(s.overlap)
+        total = len(window_starts(max(frames, g.mel_window), g.mel_window, overlap))
+        done = [0]
+
+        def model(chunks: torch.Tensor, starts: list[int]) -> torch.Tensor:  # [n, frames, hop] -> [n, S, T, 64]
+            info = {"window": done[0] + 1, "windows": total, "batch": len(starts)}
+            done[0] += len(starts)
+            return self.separate_windows(chunks.reshape(chunks.shape[0], -1).to(self.bundle.device), s, generator,
+                                         callback, info)
+
+        mels = windowed_apply(model, mix.view(1, frames, g.hop), g.mel_window, overlap, dim=1, out_dim=-2,
+                              batch=s.batch_size, progress=progress)
+        return SeparationEstimate(mels[0], s)
+
+    def reconstruct(self, estimate: SeparationEstimate, audio, sample_rate: int,
+                    block_seconds: float = BLOCK_SECONDS) -> Iterator[torch.Tensor]:
+        """The stems of `audio` ([L] or [C, L] at `sample_rate`, the audio the estimate was made
+        from) in order, block by block: [S, C, n] (or [S, n] for 1-D audio) each."""
+        wave, mono = as_channels(audio)
+        s, b = estimate.settings, self.bundle
+        length = wave.shape[-1]
+        if s.reconstruct == "vocoder":
+            stems = vocode(b, estimate.log_mels, s.seed).cpu()
+            stems = to_rate(stems, self.sample_rate, int(sample_rate), length)
+            yield stems if mono else stems[:, None].expand(-1, wave.shape[0], -1)
+            return
+        masker = MaskReconstructor(b.front.cfg, s.high_band)
+        mels = estimate.log_mels.to(b.device)
+        grid = StftGrid.for_rate(int(sample_rate), b.front.cfg)
+        padded = torch.nn.functional.pad(wave, (0, max(0, grid.n_fft - length)))  # the STFT's reflection needs this
+        block = min(padded.shape[-1], max(int(block_seconds * sample_rate), 8 * grid.n_fft))
+        overlap = min(4 * grid.n_fft, block - 1)
+
+        def apply(chunk: torch.Tensor, starts: list[int]) -> torch.Tensor:  # [1, C, n] -> [1, S, C, n]
+            channels = [masker(mels, c.to(b.device), sample_rate=int(sample_rate), offset=starts[0]).cpu()
+                        for c in chunk[0]]  # one channel at a time: flat memory in the channel count
+            return torch.stack(channels, dim=1)[None]
+
+        done = 0
+        for piece in iter_windowed(apply, padded[None], block, overlap, dim=-1, out_dim=-1):
+            piece = piece[0, ..., : max(0, length - done)]
+            done += piece.shape[-1]
+            if piece.shape[-1]:
+                yield piece[:, 0] if mono else piece
+
+    def separate(self, mixture, progress: Progress | None = None, *, sample_rate: int | None = None,
+                 callback: StepCallback | None = None, **settings) -> torch.Tensor:
+        """audio [L] or [C, L] (numpy or torch) at `sample_rate` (required) -> stems [S, L] or
+        [S, C, L] at that rate, summing to the input. Settings: see `defaults`.
         `progress(windows_done, windows_total)` is called after each batch of windows."""
-        s = self.settings(**settings)
-        b = self.bundle
-        mix = torch.as_tensor(np.asarray(mixture, dtype=np.float32) if not torch.is_tensor(mixture) else mixture)
-        mix = mix.float().cpu()
-        if mix.ndim != 1:
-            raise ValueError(f"expected a mono mixture [L], got shape {tuple(mix.shape)}")
-        length, window = mix.shape[0], b.window_samples
-        overlap = int(round(s["overlap"] * b.front.cfg.sample_rate))
-        padded = torch.nn.functional.pad(mix, (0, max(0, window - length)))
-        starts = window_starts(padded.shape[0], window, overlap)
-        acc = OverlapAdd(padded.shape[0], window, overlap)
-        generator = torch.Generator(device=b.device).manual_seed(int(s["seed"]))
-        for i in range(0, len(starts), s["batch_size"]):
-            group = starts[i : i + s["batch_size"]]
-            chunks = torch.stack([padded[st : st + window] for st in group]).to(b.device)
-            stems = self.separate_windows(chunks, s, generator).cpu()
-            for st, out in zip(group, stems):
-                acc.add(out, st)
-            if progress is not None:
-                progress(i + len(group), len(starts))
-        return acc.result()[:, :length]
+        est = self.estimate(mixture, progress, sample_rate=sample_rate, callback=callback, **settings)
+        wave, mono = as_channels(mixture)
+        out = torch.empty(len(self.stems), *([] if mono else [wave.shape[0]]), wave.shape[-1])
+        done = 0
+        for piece in self.reconstruct(est, wave[0] if mono else wave, int(sample_rate)):
+            out[..., done : done + piece.shape[-1]] = piece
+            done += piece.shape[-1]
+        return out
+
+
+def two_stem_names(names: list[str], stem: str) -> list[str]:
+    """The files of a two-stem output: the stem and `no_<stem>` (the sum of all the others)."""
+    if stem not in names:
+        raise ValueError(f"unknown stem {stem!r} for two stems; choose one of {names}")
+    return [stem, f"no_{stem}"]
+
+
+def two_stems(stems: torch.Tensor, names: list[str], stem: str) -> tuple[list[str], torch.Tensor]:
+    """[S, ...] -> ([stem, no_stem], [2, ...]): the stem and the sum of all the others."""
+    out = two_stem_names(names, stem)
+    k = names.index(stem)
+    rest = torch.cat([stems[:k], stems[k + 1 :]]).sum(0)
+    return out, torch.stack([stems[k], rest])

@@ -1,9 +1,12 @@
 import numpy as np
+import pytest
 import torch
 
-from msgld.audio.mel import log_mel
-from msgld.audio.reconstruct import MaskReconstructor, mel_to_linear_weights, oracle_mel_mask
-from msgld.audio.mel import MelConfig
+from msgld.audio.mel import MelConfig, log_mel
+from msgld.audio.reconstruct import (
+    HIGH_BANDS, MaskReconstructor, StftGrid, mel_ratio_masks, mel_to_linear_weights, native_oracle_log_mels,
+    oracle_mel_mask,
+)
 from tests.helpers import tone_stems
 
 
@@ -42,3 +45,59 @@ def test_uniform_estimates_split_evenly():
     mixture = torch.randn(8000) * 0.1
     est = MaskReconstructor()(torch.zeros(4, 50, 64), mixture)
     torch.testing.assert_close(est, mixture.expand(4, -1) / 4, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("rate", [8000, 11025, 22050, 32000, 44100, 48000, 96000])
+@pytest.mark.parametrize("rule", HIGH_BANDS)
+def test_native_rate_multichannel_stems_sum_to_the_input(rate, rule):
+    x = torch.randn(2, int(rate * 0.7)) * 0.1
+    mels = torch.randn(4, 70, 64)
+    est = MaskReconstructor(high_band=rule)(mels, x, sample_rate=rate)
+    assert est.shape == (2, 4, x.shape[-1])
+    err = (est.sum(1) - x).pow(2).sum() / x.pow(2).sum()
+    assert -10 * torch.log10(err) > 100
+
+
+def test_grid_spans_the_front_ends_time():
+    for rate in (16000, 22050, 44100, 48000):
+        g = StftGrid.for_rate(rate)
+        assert abs(g.hop_length / rate - 0.01) < 1e-4 and abs((g.win_length or g.n_fft) / rate - 0.064) < 1e-4
+    assert StftGrid.for_rate(16000).n_fft == 1024 and StftGrid.for_rate(44100).n_fft == 2880  # 2822 rounded up
+    g = StftGrid.for_rate(44100)
+    torch.testing.assert_close(g.frame_positions(3, offset=441), torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+
+
+def test_high_band_rules():
+    """Stem 1 owns 6-8 kHz, stem 0 the top band alone: the rules split above 8 kHz accordingly."""
+    cfg = MelConfig()
+    mels = torch.full((3, 5, 64), -11.5)
+    mels[1, :, 58:63] = 0.0  # 6-7.6 kHz: stem 1
+    mels[0, :, 63] = 0.5  # the top band: stem 0
+    rec = MaskReconstructor(cfg)
+    grid = StftGrid.for_rate(44100)
+    high = torch.from_numpy(np.fft.rfftfreq(grid.n_fft, 1 / 44100)) > 8000
+    for rule, owner in (("flat", 0), ("band", 1), ("dominant", 1)):
+        m = rec.linear_masks(mels, grid, 5, high_band=rule)  # [S, F, T]
+        torch.testing.assert_close(m.sum(0), torch.ones_like(m[0]))
+        assert torch.all(m[owner][high] > 0.5), rule
+    m = rec.linear_masks(mels, grid, 5, high_band="slope")
+    torch.testing.assert_close(m.sum(0), torch.ones_like(m[0]))
+    with pytest.raises(ValueError, match="choose one of"):
+        MaskReconstructor(high_band="nope")
+
+
+def test_16k_is_the_front_ends_own_reconstruction():
+    """At 16 kHz the native path is the 16 kHz one: the linear masks repeat the spread weights."""
+    mels = torch.randn(4, 20, 64)
+    rec = MaskReconstructor()
+    grid = StftGrid.for_rate(16000)
+    m = rec.linear_masks(mels, grid, 21)
+    expected = (mel_ratio_masks(mels) @ mel_to_linear_weights(MelConfig()).T).transpose(-1, -2)
+    torch.testing.assert_close(m[..., :20], expected)
+    torch.testing.assert_close(m[..., 20], expected[..., 19])  # past the last mel frame: held
+
+
+def test_native_oracle_reads_the_downmix():
+    stems = torch.randn(4, 2, 44100) * 0.1
+    mels = native_oracle_log_mels(stems, 44100)
+    assert mels.shape == (4, 100, 64)

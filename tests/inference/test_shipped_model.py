@@ -30,7 +30,7 @@ def clip(seconds: float) -> np.ndarray:
 
 def test_shipped_model_separates_a_short_clip(shipped):
     mix = clip(1.5)
-    stems = Separator(shipped).separate(mix, steps=3, seed=0)
+    stems = Separator(shipped).separate(mix, steps=3, seed=0, sample_rate=SR)
     assert stems.shape == (4, mix.size) and torch.isfinite(stems).all()
     torch.testing.assert_close(stems.sum(0), torch.from_numpy(mix), atol=1e-4, rtol=0)  # mixture-phase masks
     energy = stems.pow(2).mean(-1)
@@ -41,6 +41,6 @@ def test_shipped_model_generates_and_arranges(shipped):
     piece = Generator(shipped).generate(duration=1.0, steps=2, seed=0)
     assert piece.shape == (4, SR) and torch.isfinite(piece).all() and piece.abs().max() > 0
     drums = clip(1.0)
-    out = Arranger(shipped).arrange({"drums": drums}, steps=2, seed=0)
+    out = Arranger(shipped).arrange({"drums": drums}, steps=2, seed=0, sample_rate=SR)
     torch.testing.assert_close(out[1], torch.from_numpy(drums))
     assert torch.isfinite(out).all() and out[0].abs().max() > 0

@@ -9,8 +9,8 @@ Generation and arrangement: `msgld`. Sampler settings come from `--option KEY=VA
 from __future__ import annotations
 
 import torch
-import yaml
 
+from msgld.config import parse_value
 from msgld.eval.methods import MethodContext, register_arranger, register_generator, register_separation_method
 
 _BUNDLES: dict[tuple, object] = {}
@@ -29,7 +29,7 @@ def bundle(ctx: MethodContext):
 
 
 def options(ctx: MethodContext, allowed) -> dict:
-    out = {k: yaml.safe_load(v) for k, v in ctx.options.items() if k in allowed}
+    out = {k: parse_value(v) for k, v in ctx.options.items() if k in allowed}
     unknown = set(ctx.options) - set(allowed)
     if unknown:
         raise ValueError(f"unknown options {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -44,7 +44,7 @@ def separation_factory(method: str):
         settings = sep.settings(**{**options(ctx, sep.defaults), "seed": ctx.seed, "method": method})
 
         def separate(mixture: torch.Tensor, references: torch.Tensor | None = None) -> torch.Tensor:
-            return torch.stack([sep.separate(m, **{**settings, "seed": settings["seed"] + i})
+            return torch.stack([sep.separate(m, sample_rate=ctx.sample_rate, **{**settings, "seed": settings["seed"] + i})
                                 for i, m in enumerate(mixture)])
 
         separate.settings = settings
@@ -54,13 +54,15 @@ def separation_factory(method: str):
 
 
 def generation_factory(ctx: MethodContext):
+    from msgld.inference.engine import to_rate
     from msgld.inference.generator import Generator
 
     gen = Generator(bundle(ctx))
     settings = gen.settings(**options(ctx, gen.defaults))
 
     def generate(count: int, length: int, seed: int) -> torch.Tensor:
-        return gen.generate_batch([seed + i for i in range(count)], length / ctx.sample_rate, **settings)
+        pieces = gen.generate_batch([seed + i for i in range(count)], length / ctx.sample_rate, **settings)
+        return to_rate(pieces, gen.sample_rate, ctx.sample_rate, length)
 
     generate.settings = settings
     return generate
@@ -75,7 +77,7 @@ def arrangement_factory(ctx: MethodContext):
     def arrange(stems: torch.Tensor, keep: torch.Tensor, batch: dict) -> torch.Tensor:
         givens = [{s: stems[i, k] for k, s in enumerate(ctx.stems) if keep[k]} for i in range(stems.shape[0])]
         seeds = [ctx.seed + int(batch["index"][i]) if "index" in batch else ctx.seed + i for i in range(stems.shape[0])]
-        return arr.arrange_batch(givens, seeds=seeds, **settings)
+        return arr.arrange_batch(givens, seeds=seeds, sample_rate=ctx.sample_rate, **settings)
 
     arrange.settings = settings
     return arrange
