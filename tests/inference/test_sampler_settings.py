@@ -1,0 +1,45 @@
+"""Separation's spacing and warm-start refinement settings, on the debug model."""
+
+import numpy as np
+import pytest
+import torch
+
+from msgld.inference import Separator
+
+SR = 16000
+
+
+def music(seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (0.2 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 3 * 440 * t)).astype(np.float32)
+
+
+def counted(bundle, monkeypatch):
+    calls = []
+    forward = bundle.ldm.forward
+
+    def spy(z, t, cond):
+        calls.append(int(t.flatten()[0]))
+        return forward(z, t, cond)
+
+    monkeypatch.setattr(bundle.ldm, "forward", spy)
+    return calls
+
+
+@pytest.mark.parametrize("spacing, first", [("trailing", 999), ("leading", 1)])
+def test_one_step_spacing(bundle, monkeypatch, spacing, first):
+    calls = counted(bundle, monkeypatch)
+    stems = Separator(bundle).separate(music(1.0), sample_rate=SR, steps=1, guidance=1.0, spacing=spacing)
+    assert calls == [first]
+    torch.testing.assert_close(stems.sum(0), torch.from_numpy(music(1.0)), atol=1e-4, rtol=0)
+
+
+def test_refine_runs_k_more_steps_below_t0(bundle, monkeypatch):
+    calls = counted(bundle, monkeypatch)
+    sep = Separator(bundle)
+    sep.separate(music(1.0), sample_rate=SR, steps=1, guidance=1.0, spacing="trailing", refine=2,
+                 refine_strength=0.3)
+    assert calls[0] == 999 and len(calls) == 3
+    assert all(t < 300 for t in calls[1:]) and calls[1] > calls[2]
+    with pytest.raises(ValueError, match="refine"):
+        sep.separate(music(1.0), sample_rate=SR, refine=1, refine_strength=0.0)
