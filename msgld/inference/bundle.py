@@ -9,6 +9,7 @@ the `encoder_hash` the VAE records) scaled by this VAE's scale factor."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,17 +81,28 @@ class ModelBundle:
         return h.hexdigest()[:16]
 
 
+def part_path(folder: Path, name: str) -> Path:
+    """`folder/name`, or, where the folder lacks that part and its `model.json` names a `base`
+    model, the base's part (a retrained LDM ships without copies of the VAE and vocoder)."""
+    if weight_paths(folder / name)[1].exists() or not (folder / "model.json").exists():
+        return folder / name
+    base = json.loads((folder / "model.json").read_text()).get("base")
+    if not base or model_folder(base).resolve() == folder.resolve():
+        return folder / name
+    return part_path(model_folder(base), name)
+
+
 def load_bundle(model: str | Path = DEFAULT_MODEL, device: str | torch.device = "cpu", vocoder: bool = True,
                 checkpoint: str | Path | None = None) -> ModelBundle:
     """Load a model folder; `checkpoint` (an `ldm` weights pair, e.g. from a training run's
     weights/ folder) replaces the folder's diffusion model."""
     folder = model_folder(model)
     device = torch.device(device)
-    vae = load_model(folder / "vae", device, kind="vae")
-    ldm = load_model(checkpoint or folder / "ldm", device, kind="ldm")
+    vae = load_model(part_path(folder, "vae"), device, kind="vae")
+    ldm = load_model(checkpoint or part_path(folder, "ldm"), device, kind="ldm")
     voc = None
-    if vocoder and weight_paths(folder / "vocoder")[1].exists():
-        voc = load_model(folder / "vocoder", device, kind="vocoder")
+    if vocoder and weight_paths(part_path(folder, "vocoder"))[1].exists():
+        voc = load_model(part_path(folder, "vocoder"), device, kind="vocoder")
     check_parts(folder, vae, ldm, voc)
     return ModelBundle(vae, ldm, voc, folder, device)
 
@@ -112,7 +124,8 @@ def check_parts(folder: Path, vae, ldm, vocoder) -> None:
     if wanted and path is not None:
         info = getattr(vae, "weights_info", {})
         encoder = info.get("encoder_hash") or info.get("training", {}).get("encoder_hash")
-        if wanted not in (file_hash(Path(path)), encoder):
+        sources = info.get("training", {}).get("source_hashes", [])
+        if wanted not in (file_hash(Path(path)), encoder, *sources):
             raise ValueError(f"{folder}: the LDM was trained on latents of VAE {wanted}, but this VAE is "
                              f"{file_hash(Path(path))}" + (f" (encoder {encoder})" if encoder else "")
                              + "; load the VAE it was trained with, or retrain the LDM on this VAE's latents")

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from msgld.audio.mel import MelConfig
-from msgld.weights import load_model, save_model
+from msgld.weights import file_hash, load_model, save_model, weight_paths
 
 
 def pack_model(out: str | Path, vae: str | Path, ldm: str | Path, vocoder: str | Path | None = None,
@@ -22,7 +22,11 @@ def pack_model(out: str | Path, vae: str | Path, ldm: str | Path, vocoder: str |
         raise ValueError(f"{ldm}: trained on latents scaled by {expected}, but {vae} has {models['vae'].scale_factor}")
     for name, model in models.items():
         info = model.weights_info
+        training = dict(info.get("training", {}))
+        # a re-saved file has new bytes: keep the hashes it was saved from, so an LDM trained on
+        # the source VAE's latents still recognises this copy (msgld.inference.bundle.check_parts)
+        training["source_hashes"] = [*training.get("source_hashes", []), file_hash(weight_paths(parts[name])[0])]
         save_model(model, out / name, name, info["config"], MelConfig(**info["mel"]),
-                   training={**info.get("training", {}), "packed_from": str(parts[name])},
+                   training={**training, "packed_from": str(parts[name])},
                    dtype=torch.float16 if name in half else None)
     return out

@@ -1,5 +1,7 @@
 """Separation's spacing and warm-start refinement settings, on the debug model."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -43,3 +45,22 @@ def test_refine_runs_k_more_steps_below_t0(bundle, monkeypatch):
     assert all(t < 300 for t in calls[1:]) and calls[1] > calls[2]
     with pytest.raises(ValueError, match="refine"):
         sep.separate(music(1.0), sample_rate=SR, refine=1, refine_strength=0.0)
+
+
+def test_a_model_folder_may_take_missing_parts_from_its_base(debug_model, tmp_path):
+    import json
+    import shutil
+
+    from msgld.inference.bundle import load_bundle
+
+    derived = tmp_path / "derived"
+    derived.mkdir()
+    for ext in (".json", ".safetensors"):
+        shutil.copy(debug_model / f"ldm{ext}", derived / f"ldm{ext}")
+    from msgld.weights import WeightsError
+
+    with pytest.raises(WeightsError, match="vae.json"):
+        load_bundle(derived)
+    (derived / "model.json").write_text(json.dumps({"base": str(debug_model)}))
+    b = load_bundle(derived)
+    assert Path(b.vae.weights_path).parent == debug_model and Path(b.ldm.weights_path).parent == derived
