@@ -6,6 +6,7 @@ file (or none). Every writer of results uses `atomic_output` (or `atomic_write_t
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -39,3 +40,18 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_output(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def write_error(path: str | os.PathLike, error: BaseException) -> OSError:
+    """A writer's failure as an OSError naming the file and saying whether the disk is full
+    (libsndfile says "System error", torch.save "unexpected pos", safetensors "os error 28")."""
+    if isinstance(error, OSError):
+        return error
+    try:
+        st = os.statvfs(Path(path).parent)
+        full = st.f_bavail * st.f_frsize < 1 << 20
+    except OSError:
+        full = False
+    if full or "No space left" in str(error) or "os error 28" in str(error):
+        return OSError(errno.ENOSPC, "No space left on device (nothing was written under this name)", str(path))
+    return OSError(errno.EIO, f"cannot be written ({type(error).__name__}: {error})", str(path))

@@ -4,7 +4,10 @@ The JSON says what the tensors are: `kind` (a key of the factory registry), the 
 `config`, the `mel` settings of the front-end it was trained on, model-specific metadata
 (e.g. the VAE's `scale_factor`), the format `version`, the `msgld_version` and `training`
 info. `load_model` builds the module from the JSON through the registered factory and fills
-it from the safetensors file: loading never unpickles.
+it from the safetensors file: loading never unpickles. It refuses, naming the file: a pickle
+renamed .safetensors, a damaged header, tensors whose sha256 differs from the one the JSON
+records (tampered or damaged since saving), tensors of another kind, NaN/Inf weights, shapes
+that do not fit the config, and format versions other than this one.
 
 A model may define `weights_metadata() -> dict` (saved at the JSON's top level) and
 `load_weights_metadata(dict)` (called after loading). New kinds register a factory with
@@ -21,11 +24,12 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from msgld import __version__
-from msgld.atomic import atomic_output, atomic_write_text
+from msgld.atomic import atomic_output, atomic_write_text, write_error
 from msgld.audio.mel import MelConfig
 
 FORMAT_VERSION = 1
@@ -38,7 +42,7 @@ _BUILTIN = {  # kind -> "module:function", imported on first use
     "ldm": "msgld.models.unet3d:build_ldm",
     "demucs": "msgld.models.htdemucs:build_htdemucs",
 }
-RESERVED = {"format", "version", "kind", "config", "mel", "msgld_version", "training", "dtype"}
+RESERVED = {"format", "version", "kind", "config", "mel", "msgld_version", "training", "dtype", "sha256"}
 
 
 class WeightsError(ValueError):
@@ -100,21 +104,25 @@ def save_model(
         "training": training or {},
         "dtype": str(dtype or "native").replace("torch.", ""),
     }
-    with atomic_output(tensors_path) as tmp:
-        save_file(state, str(tmp), metadata={"kind": kind, "format": "msgld-weights"})
+    try:
+        with atomic_output(tensors_path) as tmp:
+            save_file(state, str(tmp), metadata={"kind": kind, "format": "msgld-weights"})
+            info["sha256"] = file_hash(tmp, full=True)  # loading refuses tensors changed after this
+    except Exception as e:  # safetensors reports a full disk as SafetensorError
+        raise write_error(tensors_path, e) from e
     atomic_write_text(json_path, json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
     for path in (tensors_path, json_path):
         path.chmod(0o644)  # temporary files are created private; weights are for everyone to read
     return tensors_path, json_path
 
 
-def file_hash(path: str | os.PathLike) -> str:
-    """sha256 (16 hex digits) of a file (the `vae_hash` that latents and LDMs record)."""
+def file_hash(path: str | os.PathLike, full: bool = False) -> str:
+    """sha256 (16 hex digits, the `vae_hash` that latents and LDMs record; all 64 if `full`)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()[:16]
+    return h.hexdigest() if full else h.hexdigest()[:16]
 
 
 def read_info(path: str | os.PathLike) -> dict:
@@ -126,12 +134,66 @@ def read_info(path: str | os.PathLike) -> dict:
         info = json.loads(json_path.read_text())
     except json.JSONDecodeError as e:
         raise WeightsError(f"{json_path}: not valid JSON ({e})") from e
+    if not isinstance(info, dict):
+        raise WeightsError(f"{json_path}: not an msgld weights config (not a JSON object)")
+    if info.get("format", "msgld-weights") != "msgld-weights":
+        raise WeightsError(f"{json_path}: not an msgld weights config (format {info['format']!r})")
     for key in ("kind", "config", "version"):
         if key not in info:
             raise WeightsError(f"{json_path}: missing {key!r}")
-    if info["version"] > FORMAT_VERSION:
-        raise WeightsError(f"{json_path}: format version {info['version']} is newer than this msgld reads")
+    version = info["version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise WeightsError(f"{json_path}: format version {version!r} is not a whole number")
+    if version > FORMAT_VERSION:
+        raise WeightsError(f"{json_path}: format version {version} is newer than this msgld reads "
+                           f"({FORMAT_VERSION}); upgrade msgld")
+    if version < FORMAT_VERSION:
+        raise WeightsError(f"{json_path}: format version {version} is older than this msgld reads "
+                           f"({FORMAT_VERSION}); export the weights again")
+    if not isinstance(info["config"], dict):
+        raise WeightsError(f"{json_path}: 'config' is not a mapping")
     return info
+
+
+def check_tensors_file(path: Path) -> None:
+    """Refuse anything but a safetensors file before it is parsed: pickles (a `torch.save` file
+    renamed) are named as such and never opened by an unpickler."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if head[:4] == b"PK\x03\x04":
+            raise WeightsError(f"{path}: a PyTorch pickle archive (torch.save), not safetensors; msgld never "
+                               "unpickles weights: convert it where you trust it (safetensors.torch.save_file)")
+        if head[:1] == b"\x80":
+            raise WeightsError(f"{path}: a Python pickle, not safetensors; msgld never unpickles weights")
+        length = int.from_bytes(head, "little") if len(head) == 8 else -1
+        header = f.read(length) if 0 < length <= size - 8 else b""
+    try:
+        if not isinstance(json.loads(header), dict):
+            raise ValueError("not a mapping")
+    except ValueError:
+        raise WeightsError(f"{path}: not a safetensors file (no valid header; truncated or another format)") from None
+
+
+def read_tensors(tensors_path: Path, info: dict) -> dict[str, torch.Tensor]:
+    """The tensors, refused when damaged, changed since they were saved (the JSON's `sha256`),
+    of another model kind, or holding NaN/Inf."""
+    check_tensors_file(tensors_path)
+    if "sha256" in info and file_hash(tensors_path, full=True) != info["sha256"]:
+        raise WeightsError(f"{tensors_path}: its bytes differ from the ones its JSON records (sha256): "
+                           "the file was changed or damaged after it was saved")
+    try:
+        with safe_open(str(tensors_path), framework="pt") as f:
+            stored_kind = (f.metadata() or {}).get("kind")
+        state = load_file(str(tensors_path))
+    except Exception as e:  # safetensors raises SafetensorError and others
+        raise WeightsError(f"{tensors_path}: damaged safetensors file ({e})") from e
+    if stored_kind is not None and stored_kind != info["kind"]:
+        raise WeightsError(f"{tensors_path}: holds a {stored_kind!r} model but its JSON says {info['kind']!r}")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise WeightsError(f"{tensors_path}: NaN or Inf values in {len(bad)} tensor(s), e.g. {bad[0]}")
+    return state
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", kind: str | None = None) -> nn.Module:
@@ -146,8 +208,13 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", kind
         raise WeightsError(f"{json_path}: holds a {info['kind']!r} model, not a {kind!r} model")
     if not tensors_path.exists():
         raise WeightsError(f"{tensors_path}: weights file not found")
-    model = factory_for(info["kind"])(info["config"])
-    state = load_file(str(tensors_path))
+    factory = factory_for(info["kind"])
+    state = read_tensors(tensors_path, info)
+    try:
+        model = factory(info["config"])
+    except Exception as e:  # a config no model can be built from
+        raise WeightsError(f"{json_path}: its config does not build a {info['kind']!r} model "
+                           f"({type(e).__name__}: {e})") from e
     reference = model.state_dict()
     wrong = [f"{k} {tuple(v.shape)} != {tuple(reference[k].shape)}" for k, v in state.items()
              if k in reference and v.shape != reference[k].shape]

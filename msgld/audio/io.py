@@ -12,7 +12,7 @@ import soundfile as sf
 import soxr
 
 from msgld import SAMPLE_RATE
-from msgld.atomic import atomic_output, atomic_path, atomic_write_text  # noqa: F401 (atomic_path: re-exported)
+from msgld.atomic import atomic_output, atomic_path, atomic_write_text, write_error  # noqa: F401 (atomic_path: re-exported)
 
 READ_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 SUBTYPES = {"int16": "PCM_16", "int24": "PCM_24", "float32": "FLOAT"}
@@ -222,20 +222,33 @@ class AudioWriter:
         data = wave.T if wave.ndim == 2 else wave
         if self.stored in PCM_BITS:
             q = to_pcm(data, self.stored)
-            self.file.write(q)
+            self._put(q)
             return from_pcm(q, self.stored).T if wave.ndim == 2 else from_pcm(q, self.stored)
-        self.file.write(data)
+        self._put(data)
         return wave
 
+    def _put(self, data: np.ndarray) -> None:
+        try:
+            self.file.write(data)
+        except sf.LibsndfileError as e:  # it says only "System error" when the disk is full
+            raise write_error(self.path, e) from e
+
     def close(self) -> Path:
-        self.file.close()
+        try:
+            self.file.close()
+        except Exception as e:  # the last block or the header could not be written
+            self._atomic.__exit__(type(e), e, e.__traceback__)
+            raise write_error(self.path, e) from e
         if self.fmt == "WAV" and self.stored == "float32":
             _clear_peak_timestamp(self.tmp)
         self._atomic.__exit__(None, None, None)
         return self.path
 
     def abort(self) -> None:
-        self.file.close()
+        try:
+            self.file.close()
+        except Exception:
+            pass  # a full disk may refuse the last block too; the file is removed anyway
         err = RuntimeError("aborted")
         self._atomic.__exit__(RuntimeError, err, None)
 

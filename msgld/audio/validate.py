@@ -1,5 +1,5 @@
-"""Is this file usable audio? Refusals that name the file and the problem, warnings for files
-that are usable but odd, and clear errors when an output cannot be written.
+"""Is this file usable audio? Refusals that name the file and the problem, and warnings for
+files that are usable but odd.
 
 Refused (`AudioError`): missing files, broken symbolic links, folders, unreadable (permission)
 and empty files, text or other non-audio content, damaged headers, WAV data shorter than its
@@ -14,7 +14,6 @@ commands that tell a user about an input; `check_file` streams a whole file (any
 
 from __future__ import annotations
 
-import errno
 import math
 import os
 import re
@@ -167,7 +166,8 @@ def check_samples(data: np.ndarray, path: str | os.PathLike, offset: int = 0, ra
 def check_duration(path: str | os.PathLike, frames: int, rate: int, minimum: float = MIN_SECONDS) -> None:
     """Refuse an input too short for the model's commands (their STFTs need a few hundred samples)."""
     if frames < minimum * rate:
-        raise AudioError(f"{path}: too short: {frames} sample{'s' if frames != 1 else ''} ({1000 * frames / rate:.3g} ms); "
+        samples = f"{frames} sample{'s' if frames != 1 else ''}"
+        raise AudioError(f"{path}: too short: {samples} ({1000 * frames / rate:.3g} ms); "
                          f"separation and arrangement take files of at least {minimum:g} s")
 
 
@@ -228,17 +228,3 @@ def check_file(path: str | os.PathLike) -> list[str]:
     check_length(path, frames, info.frames)
     dc = float(np.abs(total / frames).max()) if frames else 0.0
     return stats_warnings(path, frames, info.samplerate, info.channels, peak, dc)
-
-
-def output_error(path: str | os.PathLike, error: Exception) -> OSError:
-    """A writer failed (libsndfile says only "System error"): an OSError saying whether the disk
-    is full, naming the file."""
-    folder = Path(path).parent
-    try:
-        st = os.statvfs(folder)
-        full = st.f_bavail * st.f_frsize < 1 << 20
-    except OSError:
-        full = False
-    if full:
-        return OSError(errno.ENOSPC, "no space left on the device; nothing was written under this name", str(path))
-    return OSError(errno.EIO, f"cannot write ({error})", str(path))

@@ -41,3 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as e:  # user errors: one clear line, no traceback
         print(f"msgld: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a full or read-only disk, a permission: one line naming the file
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"msgld: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 
-from msgld.audio.io import load_audio
+import numpy as np
+
+from msgld.audio.io import AudioError, audio_info, load_audio
+from msgld.audio.validate import check_duration, stats_warnings
 from msgld.cli.common import (
     OutputFormat, add_model_arguments, add_output_arguments, add_seed_argument, add_setting_arguments,
     load_bundle_from_args, run_record, settings_from_args, window_progress, write_json, write_stem_files,
 )
 from msgld.data.stems_dataset import find_stem_file
+
+log = logging.getLogger(__name__)
 
 
 def given_stems(args, stems: list[str]) -> dict[str, Path]:
@@ -37,6 +43,29 @@ def given_stems(args, stems: list[str]) -> dict[str, Path]:
     return given
 
 
+def load_given(given: dict[str, Path], rate: int) -> dict[str, np.ndarray]:
+    """Every given stem at `rate`, or one error naming each bad file (nothing is arranged from a
+    partial set); usable oddities are logged as warnings."""
+    waves, errors = {}, []
+    for stem, path in given.items():
+        try:
+            info = audio_info(path)
+            wave = load_audio(path, rate)
+            check_duration(path, wave.shape[-1], rate)
+        except AudioError as e:
+            errors.append(str(e))
+            continue
+        dc = abs(float(wave.mean())) if wave.size else 0.0
+        for warning in stats_warnings(path, info.frames, info.samplerate, info.channels,
+                                      float(np.abs(wave).max()), dc):
+            log.warning("%s: %s", path, warning)
+        waves[stem] = wave
+    if errors:
+        raise AudioError(errors[0] if len(errors) == 1 else
+                         f"{len(errors)} given stems cannot be used:\n  " + "\n  ".join(errors))
+    return waves
+
+
 def run(args: argparse.Namespace) -> int:
     from msgld.inference.arranger import Arranger
 
@@ -47,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     generate = args.generate.split(",") if args.generate else None
     settings = settings_from_args(arranger, args, guidance=0.0)
     rate = arranger.sample_rate
-    waves = {stem: load_audio(path, rate) for stem, path in given.items()}
+    waves = load_given(given, rate)
     started = time.perf_counter()
     with window_progress("arrange", args.quiet) as progress:
         stems = arranger.arrange(waves, generate, seed=args.seed, progress=progress, sample_rate=rate,

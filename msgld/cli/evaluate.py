@@ -40,6 +40,9 @@ def write(args: argparse.Namespace, result: dict, markdown: str) -> int:
     json_path, md_path = write_results(args.out, result, markdown)
     print(markdown)
     log.info("wrote %s and %s", json_path, md_path)
+    if result.get("skipped"):
+        print(f"msgld evaluate: {len(result['skipped'])} track(s) skipped (bad files):", *result["skipped"], sep="\n  ")
+        return 1
     return 0
 
 

@@ -1,10 +1,12 @@
 """Check a multi-stem dataset folder (Slakh2100 or MUSDB18-HQ layout) before training on it.
 
 Errors (the folder cannot be used as it is): no split folder, a track folder without any stem
-file, unreadable or empty audio, NaN/Inf samples, stems of one track with different lengths, a
-sample rate other than the one asked for, a track name in two splits.
+file, unreadable, empty, truncated or non-audio files, folders and broken links under stem
+names, NaN/Inf samples, float samples far above full scale, stems of one track with different
+lengths, a sample rate other than the one asked for, a track name in two splits.
 Warnings: a missing split, a silent stem (mean |x| below the silence threshold), clipped
-samples, a mixture (sum of the stems) that clips, unexpected audio files.
+samples, a mixture (sum of the stems) that clips, unexpected audio files, MP3/OGG stems (not
+read), and what `msgld.audio.validate.file_warnings` finds (a DC offset, a low rate, ...).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import soundfile as sf
 from tqdm import tqdm
 
 from msgld import SAMPLE_RATE
-from msgld.audio.io import AudioError
+from msgld.audio import validate
+from msgld.audio.io import READ_EXTENSIONS, AudioError
 from msgld.config import load_config
 from msgld.data.stems_dataset import AUDIO_SUFFIXES, SILENCE_THRESHOLD, DatasetError, scan_track
 
@@ -86,13 +89,18 @@ def check_audio(track, report: Report) -> None:
         if f is None:
             continue
         try:
-            data, _ = sf.read(str(f.path), dtype="float32", always_2d=True)
-        except Exception as e:
-            report.add("error", f.path, f"unreadable audio ({e})")
+            try:
+                data, _ = sf.read(str(f.path), dtype="float32", always_2d=True)
+            except Exception as e:
+                raise validate.read_error(f.path, e) from e
+            validate.check_length(f.path, data.shape[0], f.frames)  # compressed data that ends early
+            validate.check_samples(data, f.path, rate=f.sample_rate)  # NaN/Inf, far above full scale
+        except AudioError as e:
+            report.add("error", f.path, str(e).removeprefix(f"{f.path}: "))
             continue
-        if not np.all(np.isfinite(data)):
-            report.add("error", f.path, "contains NaN or Inf samples")
-            continue
+        for warning in validate.file_warnings(f.path, data.T, f.sample_rate):
+            if not warning.startswith(("silent", "nearly silent", "peaks at")):  # said below
+                report.add("warning", f.path, warning)
         if float(np.abs(data).mean()) < SILENCE_THRESHOLD:
             report.add("warning", f.path, f"silent stem (mean |x| < {SILENCE_THRESHOLD:g})")
         clipped = int((np.abs(data) >= CLIP_LEVEL).sum())
@@ -142,6 +150,8 @@ def check_dataset(root: str | Path, preset: str | None = None, sample_rate: int 
         for f in folder.iterdir():
             if f.suffix in AUDIO_SUFFIXES and f.stem not in stems and f.stem not in ignore:
                 report.add("warning", f, f"unexpected audio file (stems are {stems})")
+            elif f.suffix.lower() in set(READ_EXTENSIONS) - set(AUDIO_SUFFIXES) and f.stem not in ignore:
+                report.add("warning", f, f"not read: dataset stems are {' or '.join(AUDIO_SUFFIXES)} files")
         try:
             track = scan_track(folder, stems, pad_mismatched=False)
         except (AudioError, DatasetError) as e:

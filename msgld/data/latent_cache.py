@@ -22,15 +22,18 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
 
-from msgld.atomic import atomic_output, atomic_write_text
+from msgld.atomic import atomic_output, atomic_write_text, write_error
 from msgld.audio.mel import MelFrontEnd
 from msgld.data.stems_dataset import DatasetError, read_segment, scan_split
 from msgld.weights import file_hash
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    with atomic_output(path) as tmp:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+    try:
+        with atomic_output(path) as tmp:
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+    except Exception as e:  # safetensors reports a full disk as SafetensorError
+        raise write_error(path, e) from e
 
 
 @torch.no_grad()
@@ -126,7 +129,8 @@ class LatentDataset(Dataset):
         self.info = json.loads(info_path.read_text())
         self.scale = float(self.info["scale_factor"])
         self.frames, self.sample, self.seed, self.fixed = frames, sample, seed, fixed
-        files = sorted((self.cache / split).glob("*.safetensors"))
+        # hidden names are a killed writer's temporary files, never tracks
+        files = sorted(f for f in (self.cache / split).glob("*.safetensors") if not f.name.startswith("."))
         self.tracks = [load_file(str(f)) for f in files]
         self.tracks = [t for t in self.tracks if t["mix_mean"].shape[1] >= frames]
         if not self.tracks:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from msgld.config import load_config
 SEGMENT = 163840
 AUDIO_SUFFIXES = (".wav", ".flac")
 SILENCE_THRESHOLD = 1.5e-5  # mean |x| below this is silent (MSDM's protocol)
+log = logging.getLogger(__name__)
 
 
 class DatasetError(ValueError):
@@ -72,7 +74,7 @@ def default_cache_dir() -> Path:
 def find_stem_file(folder: Path, stem: str) -> Path | None:
     for suffix in AUDIO_SUFFIXES:
         path = folder / f"{stem}{suffix}"
-        if path.exists():
+        if path.exists() or path.is_symlink():  # a broken link is an error, not a missing stem
             return path
     return None
 
@@ -82,6 +84,10 @@ def scan_track(folder: Path, stems: list[str], pad_mismatched: bool) -> Track | 
     for stem in stems:
         path = find_stem_file(folder, stem)
         if path is None:
+            for other in (".mp3", ".ogg"):
+                if (folder / f"{stem}{other}").exists():
+                    log.warning("%s: not read: dataset stems are %s files", folder / f"{stem}{other}",
+                                " or ".join(AUDIO_SUFFIXES))
             files[stem] = None
             continue
         info = audio_info(path)
@@ -101,13 +107,37 @@ def scan_track(folder: Path, stems: list[str], pad_mismatched: bool) -> Track | 
     return Track(folder.name, folder, files)
 
 
-def scan_split(root: Path, split: str, stems: list[str], pad_mismatched: bool = False) -> list[Track]:
+def verify_track(track: Track) -> None:
+    """Read every file of a track whole (streamed): AudioError for the first bad one; the
+    warnings of usable oddities are logged."""
+    from msgld.audio.validate import check_file
+
+    for f in track.files.values():
+        if f is not None:
+            for warning in check_file(f.path):
+                log.warning("%s: %s", f.path, warning)
+
+
+def scan_split(root: Path, split: str, stems: list[str], pad_mismatched: bool = False,
+               skipped: list[str] | None = None) -> list[Track]:
+    """The split's tracks. With a `skipped` list, a track with a bad file (checked whole, so
+    NaN and truncated data are found here) is left out and its error appended; without one, the
+    first bad header raises."""
     folder = root / split
     if not folder.is_dir():
         raise DatasetError(f"{folder}: split folder not found (expected {root}/{split}/<track>/<stem>.wav)")
     tracks = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        track = scan_track(sub, stems, pad_mismatched)
+        try:
+            track = scan_track(sub, stems, pad_mismatched)
+            if track is not None and skipped is not None:
+                verify_track(track)
+        except (AudioError, DatasetError) as e:
+            if skipped is None:
+                raise
+            log.error("%s (track skipped)", e)
+            skipped.append(str(e))
+            continue
         if track is not None:
             tracks.append(track)
     if not tracks:
@@ -146,6 +176,8 @@ class MultiStemDataset(Dataset):
     segments (a track shorter than one segment gives one zero-padded segment).
     `min_active_stems` skips segments with fewer active stems (train: redraws the shift up to
     `max_redraws` times; eval: filtered once, the result cached outside the dataset folder).
+    `skip_bad`: every file is read whole once; tracks with a bad one are left out (their errors
+    in `skipped`) instead of stopping the scan.
     """
 
     def __init__(
@@ -161,6 +193,7 @@ class MultiStemDataset(Dataset):
         seed: int = 0,
         max_redraws: int = 10,
         cache_dir: str | Path | None = None,
+        skip_bad: bool = False,
     ):
         if mode not in ("train", "eval"):
             raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
@@ -172,7 +205,8 @@ class MultiStemDataset(Dataset):
         self.stems = list(stems or preset_cfg["stems"])
         self.min_active_stems, self.seed, self.max_redraws = min_active_stems, seed, max_redraws
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        self.tracks = scan_split(self.root, split, self.stems, pad_mismatched)
+        self.skipped: list[str] = []  # with skip_bad: the errors of the tracks left out
+        self.tracks = scan_split(self.root, split, self.stems, pad_mismatched, self.skipped if skip_bad else None)
         self.epoch = 0
         if mode == "train":
             self.track_of_item = [i for i, t in enumerate(self.tracks) for _ in range(max(1, t.length // segment))]

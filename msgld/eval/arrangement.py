@@ -105,6 +105,7 @@ def evaluate_arrangement(
         "task": "arrangement",
         "method": method,
         "clips": clip_count(dataset, limit),
+        "skipped": dataset.skipped,
         "rows": rows,
         "mean": {"fad": float(np.mean([r["fad"] for r in rows])), "embedding": emb.name},
         **run_record(

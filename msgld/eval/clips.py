@@ -12,8 +12,10 @@ from msgld.data.stems_dataset import SEGMENT, MultiStemDataset
 
 def open_split(data, split: str = "test", preset: str = "slakh2100", stems: list[str] | None = None,
                segment: int = SEGMENT, min_active_stems: int = 0) -> MultiStemDataset:
+    """Tracks with a bad file are left out, their errors in `dataset.skipped` (the results
+    record them and `msgld evaluate` exits with status 1)."""
     return MultiStemDataset(data, split=split, preset=preset, stems=stems, mode="eval", segment=segment,
-                            min_active_stems=min_active_stems)
+                            min_active_stems=min_active_stems, skip_bad=True)
 
 
 def clip_count(dataset: MultiStemDataset, limit: int | None) -> int:

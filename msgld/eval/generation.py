@@ -129,11 +129,13 @@ def evaluate_generation(
     rows.append(fad_row("real half vs real half", f"{(clips + 1) // 2} {split}", f"{clips // 2} {split}", half_a, half_b,
                         emb.name) if clips >= 2 else
                 {"name": "real half vs real half", "fad": None, "embedding": emb.name, "note": "needs 2 clips"})
+    skipped = list(dataset.skipped)
     try:
         ref = open_split(data, reference_split, preset, dataset.stems, segment)
     except DatasetError as e:
         rows.append({"name": f"{reference_split} vs {split}", "fad": None, "embedding": emb.name, "note": str(e)})
     else:
+        skipped += ref.skipped
         ref_a, ref_b = real_stats(ref, emb, limit, batch_size, seed, progress, desc=f"real/{reference_split}")
         rows.append(fad_row(f"{reference_split} vs {split}", f"{clip_count(ref, limit)} {reference_split}",
                             f"{clips} {split}", ref_a.merge(ref_b), real, emb.name))
@@ -143,6 +145,7 @@ def evaluate_generation(
         "samples": str(folder.resolve()) if folder is not None else None,
         "source": source,
         "clips": clips,
+        "skipped": skipped,
         "generated": pieces,
         "fad": rows[0]["fad"],
         "rows": rows,

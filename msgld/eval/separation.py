@@ -53,6 +53,7 @@ def evaluate_separation(
         "task": "separation",
         "method": method,
         "clips": clip_count(dataset, limit),
+        "skipped": dataset.skipped,
         "per_stem": scores.per_stem(),
         "mean": scores.mean(),
         "counts": scores.counts(),

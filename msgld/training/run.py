@@ -9,6 +9,7 @@ Other kinds (the diffusion model) add theirs with `register_task`.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import logging
 import time
@@ -67,7 +68,9 @@ def train(kind: str, data: str | Path, config: dict, opts: RunOptions, name: str
     train_loader, val_loader = module.build_loaders(data, opts)
     trainer = build_trainer(opts, module.monitor if val_loader is not None else None)
     started = time.time()
-    trainer.fit(module, train_loader, val_loader, ckpt_path=resume_path(opts))
+    # a resumed checkpoint is read as tensors only (where fit takes the flag; torch >= 2.6 defaults to it)
+    safe = {"weights_only": True} if "weights_only" in inspect.signature(trainer.fit).parameters else {}
+    trainer.fit(module, train_loader, val_loader, ckpt_path=resume_path(opts), **safe)
     if not trainer.is_global_zero:
         return {}
     info = {"steps": int(trainer.global_step), "seed": opts.seed, "data": str(data), "run": str(opts.out),

@@ -33,6 +33,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from msgld import __version__
+from msgld.atomic import write_error
 from msgld.config import save_config
 
 
@@ -120,6 +121,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 os.fsync(f.fileno())
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
+        except (RuntimeError, OSError) as e:  # a full disk: torch.save says "unexpected pos"
+            raise write_error(path, e) from e
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
