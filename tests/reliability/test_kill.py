@@ -42,7 +42,9 @@ def test_kill_moments_are_seeded():
     assert all(0 <= t < 10 for t in kill_moments(3, 20, 10.0))
 
 
-def test_a_kill_stops_the_command_at_once(tmp_path):
+@pytest.mark.parametrize("mode", ["fork", "exec"])
+def test_a_kill_stops_the_command_at_once(tmp_path, mode):
     run = run_command(["data", "synth", "--out", str(tmp_path / "x"), "--tracks", "50", "--seed", "0",
-                       "--backend", "tinysoundfont", "--workers", "1", "--quiet"], tmp_path / "log", kill_after=0.5)
+                       "--backend", "tinysoundfont", "--workers", "1", "--quiet"], tmp_path / "log", kill_after=0.5,
+                      mode=mode)
     assert run.killed and run.seconds < 5
