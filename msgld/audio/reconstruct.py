@@ -206,6 +206,24 @@ class MaskReconstructor(torch.nn.Module):
         return grid.istft(spec * masks, length=mixture.shape[-1])
 
 
+    def per_channel(self, stem_log_mels: torch.Tensor, mixture: torch.Tensor, sample_rate: int | None = None,
+                    offset: int = 0, high_band: str | None = None) -> torch.Tensor:
+        """The same for a multi-channel mixture [C, L] and one set of log-mels [S, T, F] -> [S, C, L]:
+        the masks are made once and the channels inverted one at a time (flat memory in C). The
+        last stem is the mixture minus the others (its mask is one minus theirs, and the inverse
+        STFT is linear): one inverse STFT fewer, and the sum is the mixture to the last bit."""
+        grid = self.grid(sample_rate)
+        spec = grid.stft(mixture)  # [C, n_freq, frames]
+        masks = self.linear_masks(stem_log_mels, grid, spec.shape[-1], offset, high_band)[:-1]
+        length = mixture.shape[-1]
+        out = torch.empty(masks.shape[0] + 1, spec.shape[0], length, dtype=mixture.dtype, device=mixture.device)
+        for c in range(spec.shape[0]):
+            for k in range(masks.shape[0]):  # one stem at a time: the inverse STFT's buffers stay small
+                out[k, c] = grid.istft(spec[c] * masks[k], length=length)
+            out[-1, c] = mixture[c] - out[:-1, c].sum(0)
+        return out
+
+
 def oracle_mel_mask(stems: torch.Tensor, mixture: torch.Tensor | None = None, cfg: MelConfig | None = None) -> torch.Tensor:
     """Separate the mixture with ratio masks from the true stems' mel magnitudes [..., S, L]."""
     rec = MaskReconstructor(cfg).to(stems.device)

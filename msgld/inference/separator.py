@@ -35,7 +35,7 @@ from msgld.inference.codec import decode_mels, encode, vocode
 from msgld.inference.engine import Engine, Progress, StepCallback, as_tensor, no_rate_error, to_rate
 from msgld.inference.settings import METHODS, RECONSTRUCT, SeparationSettings  # noqa: F401 (re-exported)
 
-BLOCK_SECONDS = 20.0  # native-rate reconstruction runs in blocks of this length (flat memory)
+BLOCK_SECONDS = 10.0  # native-rate reconstruction runs in blocks of this length (flat memory)
 
 
 def msdm_hook(method: str, cond: torch.Tensor, strength: float = 1.0):
@@ -146,14 +146,13 @@ class Separator(Engine):
         masker = MaskReconstructor(b.front.cfg, s.high_band)
         mels = estimate.log_mels.to(b.device)
         grid = StftGrid.for_rate(int(sample_rate), b.front.cfg)
-        padded = torch.nn.functional.pad(wave, (0, max(0, grid.n_fft - length)))  # the STFT's reflection needs this
+        # the STFT's reflection needs n_fft samples; a long input is not copied
+        padded = wave if length >= grid.n_fft else torch.nn.functional.pad(wave, (0, grid.n_fft - length))
         block = min(padded.shape[-1], max(int(block_seconds * sample_rate), 8 * grid.n_fft))
         overlap = min(4 * grid.n_fft, block - 1)
 
         def apply(chunk: torch.Tensor, starts: list[int]) -> torch.Tensor:  # [1, C, n] -> [1, S, C, n]
-            channels = [masker(mels, c.to(b.device), sample_rate=int(sample_rate), offset=starts[0]).cpu()
-                        for c in chunk[0]]  # one channel at a time: flat memory in the channel count
-            return torch.stack(channels, dim=1)[None]
+            return masker.per_channel(mels, chunk[0].to(b.device), int(sample_rate), starts[0]).cpu()[None]
 
         done = 0
         for piece in iter_windowed(apply, padded[None], block, overlap, dim=-1, out_dim=-1):

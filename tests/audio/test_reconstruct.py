@@ -101,3 +101,14 @@ def test_native_oracle_reads_the_downmix():
     stems = torch.randn(4, 2, 44100) * 0.1
     mels = native_oracle_log_mels(stems, 44100)
     assert mels.shape == (4, 100, 64)
+
+
+def test_per_channel_is_forward_on_each_channel():
+    x = torch.randn(3, 22050) * 0.1
+    mels = torch.randn(4, 50, 64)
+    rec = MaskReconstructor()
+    both = rec.per_channel(mels, x, 44100)
+    assert both.shape == (4, 3, 22050)
+    for c in range(3):
+        torch.testing.assert_close(both[:, c], rec(mels, x[c], sample_rate=44100), atol=1e-5, rtol=0)
+    torch.testing.assert_close(both.sum(0), x, atol=1e-6, rtol=0)  # the last stem is the remainder
