@@ -56,8 +56,9 @@ def time_separation(model: str, settings: dict, seconds: float = 10.24, repeats:
 
 
 def peak_memory_mb(model: str, minutes: float, steps: int, rate: int = 16000, channels: int = 1) -> float:
-    """Max RSS of a fresh process that runs `msgld separate` on a `minutes`-long file (MB), as
-    that process reports it (so one measurement never inherits the peak of an earlier one)."""
+    """Peak RSS of a fresh process that runs `msgld separate` on a `minutes`-long file (MB), as
+    that process reports it: its own VmHWM (ru_maxrss would carry the parent's peak across the
+    fork and exec on Linux, so it read this benchmark's own memory, not the child's)."""
     import tempfile
 
     from msgld.audio.io import save_audio
@@ -69,7 +70,8 @@ def peak_memory_mb(model: str, minutes: float, steps: int, rate: int = 16000, ch
             "import resource, sys; sys.path.insert(0, %r)\n"
             "from msgld.cli import main\n"
             "assert main(['separate', %r, '-o', %r, '--model', %r, '--steps', '%d', '-q']) == 0\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+            "print(int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
         ) % (os.getcwd(), str(song), os.path.join(tmp, "out"), model, steps)
         done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return int(done.stdout.strip().splitlines()[-1]) / 1024
