@@ -37,11 +37,10 @@ def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
 
 
 @torch.no_grad()
-def encode_track_audio(vae, front: MelFrontEnd, stems: np.ndarray, chunk_frames: int = 4096) -> dict[str, torch.Tensor]:
-    """[S, L] stems -> posterior means and stds of the stems and of their mixture."""
-    waves = torch.from_numpy(np.concatenate([stems, stems.sum(0, keepdims=True)]))
+def encode_signals(vae, front: MelFrontEnd, waves: torch.Tensor, chunk_frames: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """[N, L] waveforms -> fp16 posterior means and stds [N, C, T/r, F/r] (on the CPU)."""
     device = next(vae.parameters()).device
-    mels = front.to(device)(waves.to(device))  # [S+1, T, 64]
+    mels = front.to(device)(waves.to(device))  # [N, T, 64]
     r = vae.compression
     frames = mels.shape[1] - mels.shape[1] % r
     means, stds = [], []
@@ -49,8 +48,22 @@ def encode_track_audio(vae, front: MelFrontEnd, stems: np.ndarray, chunk_frames:
         posterior = vae.encode(mels[:, s : min(frames, s + chunk_frames)].unsqueeze(1))
         means.append(posterior.mean)
         stds.append(posterior.std)
-    mean, std = torch.cat(means, dim=2).cpu().half(), torch.cat(stds, dim=2).cpu().half()
+    return torch.cat(means, dim=2).cpu().half(), torch.cat(stds, dim=2).cpu().half()
+
+
+def encode_track_audio(vae, front: MelFrontEnd, stems: np.ndarray, chunk_frames: int = 4096) -> dict[str, torch.Tensor]:
+    """[S, L] stems -> posterior means and stds of the stems and of their mixture."""
+    waves = torch.from_numpy(np.concatenate([stems, stems.sum(0, keepdims=True)]))
+    mean, std = encode_signals(vae, front, waves, chunk_frames)
     return {"stems_mean": mean[:-1], "stems_std": std[:-1], "mix_mean": mean[-1], "mix_std": std[-1]}
+
+
+def draw_latent(mean: torch.Tensor, std: torch.Tensor | None, scale: float, g: torch.Generator | None) -> torch.Tensor:
+    """A latent from a stored posterior (its mean when `std` is None), times the scale factor."""
+    mean = mean.float()
+    if std is not None:
+        mean = mean + std.float() * torch.randn(mean.shape, generator=g)
+    return mean * scale
 
 
 def encode_dataset(
@@ -131,8 +144,11 @@ class LatentDataset(Dataset):
         self.frames, self.sample, self.seed, self.fixed = frames, sample, seed, fixed
         # hidden names are a killed writer's temporary files, never tracks
         files = sorted(f for f in (self.cache / split).glob("*.safetensors") if not f.name.startswith("."))
-        self.tracks = [load_file(str(f)) for f in files]
-        self.tracks = [t for t in self.tracks if t["mix_mean"].shape[1] >= frames]
+        tracks = [(f.stem, load_file(str(f))) for f in files]
+        tracks = [(name, t) for name, t in tracks if t["mix_mean"].shape[1] >= frames]
+        self.split = split
+        self.names = [name for name, _ in tracks]
+        self.tracks = [t for _, t in tracks]
         if not self.tracks:
             raise DatasetError(f"{self.cache / split}: no encoded tracks of at least {frames} latent frames")
         self.items = [(i, k) for i, t in enumerate(self.tracks) for k in range(t["mix_mean"].shape[1] // frames)]
@@ -148,21 +164,22 @@ class LatentDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> dict:
+    def locate(self, index: int) -> tuple[int, int, torch.Generator]:
+        """Item `index` -> (track index, first latent frame of its crop, the item's generator)."""
         t_index, k = self.items[index]
-        track = self.tracks[t_index]
         state = np.random.SeedSequence([self.seed, 0 if self.fixed else self.epoch, index]).generate_state(1)[0]
         g = torch.Generator().manual_seed(int(state))
-        length = track["mix_mean"].shape[1]
+        length = self.tracks[t_index]["mix_mean"].shape[1]
         if self.fixed:
-            start = k * self.frames
-        else:
-            start = int(torch.randint(0, length - self.frames + 1, (1,), generator=g))
-        crop = slice(start, start + self.frames)
-        out = {}
-        for name, key in (("stems", "stems"), ("mixture", "mix")):
-            mean = track[f"{key}_mean"][..., crop, :].float()
-            if self.sample and not self.fixed:
-                mean = mean + track[f"{key}_std"][..., crop, :].float() * torch.randn(mean.shape, generator=g)
-            out[name] = mean * self.scale
-        return out
+            return t_index, k * self.frames, g
+        return t_index, int(torch.randint(0, length - self.frames + 1, (1,), generator=g)), g
+
+    def read(self, t_index: int, key: str, start: int, g: torch.Generator) -> torch.Tensor:
+        """Scaled latent crop of "stems" [S, C, frames, F] or "mix" [C, frames, F]."""
+        track, crop = self.tracks[t_index], slice(start, start + self.frames)
+        std = track[f"{key}_std"][..., crop, :] if self.sample and not self.fixed else None
+        return draw_latent(track[f"{key}_mean"][..., crop, :], std, self.scale, g)
+
+    def __getitem__(self, index: int) -> dict:
+        t_index, start, g = self.locate(index)
+        return {"stems": self.read(t_index, "stems", start, g), "mixture": self.read(t_index, "mix", start, g)}

@@ -46,11 +46,14 @@ def objective_settings(cfg: dict | None) -> dict:
     return s
 
 
-def drop_condition(cond: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Zero the condition of each example with probability p."""
+def drop_condition(cond: torch.Tensor, p: float, generator: torch.Generator | None = None,
+                   always_keep: torch.Tensor | None = None) -> torch.Tensor:
+    """Zero the condition of each example with probability p, except where `always_keep` [B] is true."""
     if p <= 0:
         return cond
     keep = torch.rand(cond.shape[0], generator=generator, device=cond.device) >= p
+    if always_keep is not None:
+        keep = keep | always_keep.to(device=cond.device, dtype=torch.bool)
     return cond * keep.view(-1, *([1] * (cond.ndim - 1))).to(cond.dtype)
 
 
@@ -104,9 +107,11 @@ def diffusion_loss(
     scheduler: DDPMScheduler,
     objective: dict | float | None = None,
     generator: torch.Generator | None = None,
+    always_keep: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """z0 [B, S, C, T, F] clean stem latents, cond [B, C, T, F] mixture latent -> scalar loss.
-    `objective`: the config's objective section (a bare float is the CFG dropout alone)."""
+    `objective`: the config's objective section (a bare float is the CFG dropout alone);
+    `always_keep` [B]: examples whose condition is never dropped (remixes, msgld.data.remix)."""
     if not isinstance(objective, dict):
         objective = {} if objective is None else {"cfg_dropout": float(objective)}
     s = objective_settings(objective)
@@ -115,7 +120,7 @@ def diffusion_loss(
     noise = torch.randn(z0.shape, generator=generator, device=z0.device, dtype=z0.dtype)
     zt = scheduler.add_noise(z0, noise, t)
     target = prediction_target(scheduler, z0, noise, t)
-    pred = model(zt, t, drop_condition(cond, s["cfg_dropout"], generator))
+    pred = model(zt, t, drop_condition(cond, s["cfg_dropout"], generator, always_keep))
     per_example = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
     w = loss_weights(snr(scheduler, t), scheduler.config.prediction_type, s["weighting"],
                      s["min_snr_gamma"], s["x0_weight_floor"])

@@ -1,9 +1,10 @@
 """Lightning wrapper that trains the multi-track U-Net on a latent cache.
 
 The training step draws timesteps and noise, drops the mixture condition (zeros) with
-probability `cfg_dropout` and regresses epsilon, v or x0 with the config's loss weighting
-(msgld.diffusion.objective). An exponential moving average of the weights is kept beside them;
-it is what validation reports as `val/loss_ema` and what is exported for sampling.
+probability `cfg_dropout` (never for remixed items: `data.augment`, msgld.data.remix) and
+regresses epsilon, v or x0 with the config's loss weighting (msgld.diffusion.objective). An
+exponential moving average of the weights is kept beside them; it is what validation reports as
+`val/loss_ema` and what is exported for sampling.
 
 Validation draws timesteps uniformly (the recipe's own weighting, no dropout), and also reports
 `val/x0_mse_T_ema`: the conditional clean-latent error of the EMA model from pure noise at
@@ -19,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from msgld.data.latent_cache import LatentDataset
+from msgld.data.remix import AugmentedLatents, augment_settings
 from msgld.diffusion.objective import diffusion_loss, objective_settings
 from msgld.diffusion.sampling import to_epsilon
 from msgld.diffusion.schedule import training_scheduler
@@ -71,6 +73,9 @@ class LDMModule(L.LightningModule):
             raise ValueError(f"{data}: cache stems {train.stems} differ from the model's {self.config['model']['stems']}")
         self.latent_info = {**{k: train.info[k] for k in ("scale_factor", "vae_hash", "compression", "stems")},
                             "latent_frames": frames}
+        augment = augment_settings(self.config["data"].get("augment"))
+        if augment["remix"] > 0 or augment["gain_db"] > 0:
+            train = AugmentedLatents(train, **augment, seed=opts.seed)
         loader = DataLoader(train, batch_size=opts.batch_size, shuffle=True, num_workers=opts.num_workers,
                             drop_last=len(train) >= opts.batch_size,
                             generator=torch.Generator().manual_seed(opts.seed))
@@ -84,7 +89,8 @@ class LDMModule(L.LightningModule):
 
     # -- steps ------------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = diffusion_loss(self.net, batch["stems"], batch["mixture"], self.scheduler, self.objective)
+        loss = diffusion_loss(self.net, batch["stems"], batch["mixture"], self.scheduler, self.objective,
+                              always_keep=batch.get("remixed"))
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["stems"].shape[0])
         return loss
 
@@ -129,5 +135,6 @@ class LDMModule(L.LightningModule):
             self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
 
     def prepare_export(self, train_loader) -> dict:
-        return {"ema_decay": self.config["optim"]["ema_decay"]}
+        return {"ema_decay": self.config["optim"]["ema_decay"],
+                "augment": augment_settings(self.config["data"].get("augment"))}
 

@@ -84,3 +84,13 @@ def test_init_from_exported_weights_copies_net_and_ema(tmp_path):
     other = {**tuned, "model": {**cfg["model"], "channels": 16, "norm_groups": 8}}
     with pytest.raises(ValueError, match="U-Net config differs"):
         LDMModule(other)
+
+
+def test_trains_on_remixes_and_records_the_augmentation(cache, tmp_path):
+    run = tmp_path / "aug"
+    args = ["train", "ldm", "--data", str(cache), "--out", str(run), "--batch-size", "2", "--no-progress",
+            "--max-steps", "1", "--val-every", "1", "--limit-val-batches", "1", *SMALL,
+            "--set", "data.augment.remix=1.0", "--set", "data.augment.gain_db=3"]
+    assert main(args) == 0
+    info = json.loads((run / "weights" / "final" / "ldm.json").read_text())
+    assert info["training"]["augment"] == {"remix": 1.0, "gain_db": 3.0}
