@@ -74,12 +74,13 @@ def run_generation(args: argparse.Namespace) -> int:
     if args.list:
         return list_methods("generation")
     need(args, "data", "samples", "out")
-    from msgld.eval.generation import evaluate_generation, generation_markdown
+    from msgld.eval.generation import DEFAULT_REFERENCES, evaluate_generation, generation_markdown
 
     result = evaluate_generation(
         samples=args.samples, reference_split=args.reference_split, num_samples=args.num_samples,
         embedding=args.embedding, embedding_weights=args.embedding_weights, save_samples=args.save_samples,
-        **common(args),
+        references=names_list(args.references, DEFAULT_REFERENCES), evaluated=args.evaluated,
+        bootstrap=args.bootstrap, **common(args),
     )
     return write(args, result, generation_markdown(result))
 
@@ -88,13 +89,22 @@ def run_arrangement(args: argparse.Namespace) -> int:
     if args.list:
         return list_methods("arrangement")
     need(args, "data", "method", "out")
-    from msgld.eval.arrangement import arrangement_markdown, evaluate_arrangement
+    from msgld.eval.arrangement import DEFAULT_REFERENCES, arrangement_markdown, evaluate_arrangement
 
     result = evaluate_arrangement(
         method=args.method, embedding=args.embedding, embedding_weights=args.embedding_weights,
-        only_subsets=args.subsets.split(",") if args.subsets else None, **common(args),
+        only_subsets=args.subsets.split(",") if args.subsets else None,
+        references=names_list(args.references, DEFAULT_REFERENCES), evaluated=args.evaluated,
+        bootstrap=args.bootstrap, **common(args),
     )
     return write(args, result, arrangement_markdown(result))
+
+
+def names_list(text: str | None, default: tuple[str, ...]) -> list[str]:
+    """--references: a comma-separated list, `none`, or the default when not given."""
+    if text is None:
+        return list(default)
+    return [] if text.strip() == "none" else [n.strip() for n in text.split(",") if n.strip()]
 
 
 def need(args: argparse.Namespace, *names: str) -> None:
@@ -109,7 +119,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="slakh2100", help="data preset naming the stems (default: slakh2100)")
     p.add_argument("--stems", help="comma-separated stem list overriding the preset's")
     p.add_argument("--out", help="results file FILE.json (FILE.md is written next to it)")
-    p.add_argument("--limit", type=int, help="evaluate only the first N clips")
+    p.add_argument("--limit", type=int,
+                   help="use only the first N clips (generation, arrangement: sets A and B are drawn from them)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (recorded; default 0)")
     p.add_argument("--segment-seconds", type=float, default=10.24, help="clip length (default 10.24 s)")
     p.add_argument("--batch-size", type=int, default=4, help="clips per batch (default 4)")
@@ -121,10 +132,14 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="list the registered methods and exit")
 
 
-def add_embedding(p: argparse.ArgumentParser) -> None:
+def add_embedding(p: argparse.ArgumentParser, references: str) -> None:
     p.add_argument("--embedding", default=DEFAULT_EMBEDDING,
-                   help=f"FAD embedding: {', '.join(available_embeddings())} (default {DEFAULT_EMBEDDING})")
-    p.add_argument("--embedding-weights", help="weights file for the embedding (vggish)")
+                   help=f"FAD embedding(s), comma-separated: {', '.join(available_embeddings())} (default {DEFAULT_EMBEDDING})")
+    p.add_argument("--embedding-weights", help="weights file for the embedding (vggish; stemfit other than the shipped)")
+    p.add_argument("--references", help=f"reference rows, comma-separated, or none (default: {references})")
+    p.add_argument("--evaluated", type=int,
+                   help="clips in set A (evaluated / arranged; the rest is set B, the real reference); default half")
+    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap draws over clips for the intervals (default 200)")
 
 
 def register(subparsers) -> None:
@@ -139,18 +154,18 @@ def register(subparsers) -> None:
 
     gen = tasks.add_parser("generation", help="total-generation FAD against real mixtures (Table III)")
     add_common(gen)
-    add_embedding(gen)
+    add_embedding(gen, "vocoder,vae,time-shifted,random-pairing")
     gen.add_argument("--samples", metavar="DIR_OR_METHOD",
                      help="folder of generated pieces (<piece>/<stem>.wav or <piece>.wav) or a generator name "
                           "(a registered name wins over a folder of that name: write ./NAME for the folder)")
-    gen.add_argument("--num-samples", type=int, help="pieces to generate or read (default: as many as real clips / all)")
+    gen.add_argument("--num-samples", type=int, help="pieces to generate or read (default: as many as set A's clips / all)")
     gen.add_argument("--reference-split", default="train", help="split of the real-vs-real reference row (default train)")
     gen.add_argument("--save-samples", help="with a generator: also write its pieces to this folder")
     gen.set_defaults(func=run_generation)
 
     arr = tasks.add_parser("arrangement", help="FAD per subset of generated stems (Table I)")
     add_common(arr)
-    add_embedding(arr)
+    add_embedding(arr, "given-only,random-pairing,time-shifted,vocoder-ceiling,vae-ceiling")
     arr.add_argument("--method", help="arranger (see --list)")
     arr.add_argument("--subsets", help="comma-separated labels of generated stems, e.g. B,DG (default: all)")
     arr.set_defaults(func=run_arrangement)

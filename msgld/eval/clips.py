@@ -25,15 +25,16 @@ def clip_count(dataset: MultiStemDataset, limit: int | None) -> int:
 
 
 def batches(dataset: MultiStemDataset, limit: int | None = None, batch_size: int = 4,
-            desc: str = "clips", progress: bool = True) -> Iterator[dict]:
-    """Batches of the first `limit` clips: {"stems" [B, S, L], "mixture" [B, L], "track", "start",
-    "index"} with a progress bar counting clips."""
+            desc: str = "clips", progress: bool = True, indices: list[int] | None = None) -> Iterator[dict]:
+    """Batches of the first `limit` clips (or of the clips `indices`, in that order): {"stems"
+    [B, S, L], "mixture" [B, L], "track", "start", "index"} with a progress bar counting clips."""
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
-    total = clip_count(dataset, limit)
+    order = list(range(clip_count(dataset, limit))) if indices is None else [int(i) for i in indices]
+    total = len(order)
     with tqdm(total=total, desc=desc, unit="clip", disable=not progress, leave=False) as bar:
         for first in range(0, total, batch_size):
-            indices = list(range(first, min(total, first + batch_size)))
+            indices = order[first : first + batch_size]
             items = [dataset[i] for i in indices]
             yield {
                 "stems": torch.stack([it["stems"] for it in items]),

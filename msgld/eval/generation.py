@@ -1,9 +1,19 @@
 """The paper's Table III: total-generation FAD of summed stems against a split's mixtures.
 
 Generated pieces come from a folder (layout in `msgld.eval.samples`) or from a registered
-generator (`--save-samples` writes its pieces in that layout). Reference rows: FAD between two
-disjoint halves of the real split (a seeded assignment of clips), and between the reference
-split (train) and the evaluated split.
+generator (`--save-samples` writes its pieces in that layout). The protocol is
+`msgld.eval.comparison`'s: every row is compared with the real set B (a seeded part of the
+split); the generator makes as many pieces as set A has clips unless told otherwise. Rows:
+
+- `generated`; `real` (set A's real mixtures: the floor, at the same counts);
+- references made from set A's real stems (`references`): `vocoder ceiling` (their mels through
+  the vocoder), `first-stage ceiling` (through VAE and vocoder), `time-shifted` (each stem from a
+  time-shifted copy of its own song: spectrally right, musically wrong) and `random pairing`
+  (each stem from another song); a metric that hears music ranks the last two below `real`;
+- `stability`: real clips of set A, first n of them, against B: how far FAD has settled at
+  these counts; and the reference split (train) against B, when it exists.
+
+Every row carries its embedding, clip and frame counts and a bootstrap interval.
 """
 
 from __future__ import annotations
@@ -18,27 +28,45 @@ from tqdm import tqdm
 from msgld import SAMPLE_RATE
 from msgld.data.stems_dataset import SEGMENT, DatasetError
 from msgld.eval.clips import batches, clip_count, open_split
-from msgld.eval.embeddings import DEFAULT_EMBEDDING, Embedding, get_embedding
-from msgld.eval.fad import GaussianStats, fad_row
+from msgld.eval.comparison import Comparison, embed_into, embed_real, frames_for, pivot_table, split_sets, subset
+from msgld.eval.embeddings import DEFAULT_EMBEDDING, Embedding, get_embeddings
 from msgld.eval.methods import MethodContext, available, get_entry
-from msgld.eval.report import markdown_table, run_record
+from msgld.eval.report import run_record
 from msgld.eval.samples import load_piece, sample_pieces, save_piece
 
+# name -> (arranger, its options, what the row is); every stem of a set-A clip is "missing"
+REFERENCES = {
+    "vocoder": ("vocoder-ceiling", {}, "vocoder ceiling", "real stems -> mel -> vocoder"),
+    "vae": ("vae-ceiling", {}, "first-stage ceiling", "real stems -> VAE -> vocoder"),
+    "time-shifted": ("time-shifted", {}, "time-shifted", "stems from time-shifted copies of their own song"),
+    "random-pairing": ("random-pairing", {"donor": "stem"}, "random pairing", "each stem from another song"),
+}
+DEFAULT_REFERENCES = tuple(REFERENCES)
 
-def folder_stats(folder: Path, stems: list[str], embedding: Embedding, limit: int | None,
-                 progress: bool) -> tuple[GaussianStats, int]:
+
+def stability_sizes(n: int) -> list[int]:
+    """8, 16, 32, ... below n, and n."""
+    sizes, k = [], 8
+    while k < n:
+        sizes.append(k)
+        k *= 2
+    return sizes + [n]
+
+
+def folder_frames(folder: Path, stems: list[str], embeddings: list[Embedding], limit: int | None,
+                  progress: bool) -> tuple[dict, int]:
     pieces = sample_pieces(folder, stems)[:limit]
-    stats = GaussianStats(embedding.dim)
+    frames = frames_for(embeddings)
     for _, files in tqdm(pieces, desc="generated", unit="piece", disable=not progress, leave=False):
-        stats.add(embedding(load_piece(files)[None]))
-    return stats, len(pieces)
+        embed_into(frames, embeddings, load_piece(files)[None])
+    return frames, len(pieces)
 
 
-def generator_stats(name: str, ctx: MethodContext, count: int, length: int, batch_size: int, embedding: Embedding,
-                    save_to: Path | None, progress: bool) -> tuple[GaussianStats, dict]:
+def generator_frames(name: str, ctx: MethodContext, count: int, length: int, batch_size: int,
+                     embeddings: list[Embedding], save_to: Path | None, progress: bool) -> tuple[dict, dict]:
     """Embed `count` pieces of a registered generator; batch i draws with seed SeedSequence([seed, i])."""
     generate = get_entry("generation", name).factory(ctx)
-    stats = GaussianStats(embedding.dim)
+    frames = frames_for(embeddings)
     with tqdm(total=count, desc=f"generate/{name}", unit="piece", disable=not progress, leave=False) as bar:
         for i, first in enumerate(range(0, count, batch_size)):
             n = min(batch_size, count - first)
@@ -47,26 +75,36 @@ def generator_stats(name: str, ctx: MethodContext, count: int, length: int, batc
                 stems = torch.as_tensor(generate(n, length, seed)).float().cpu()
             if stems.dim() != 3 or stems.shape[:2] != (n, len(ctx.stems)):
                 raise ValueError(f"generator {name!r} returned {tuple(stems.shape)}, expected [{n}, {len(ctx.stems)}, L]")
-            stats.add(embedding(stems.sum(1)))
+            embed_into(frames, embeddings, stems.sum(1))
             if save_to is not None:
                 for j in range(n):
                     save_piece(save_to, f"{first + j:05d}", stems[j], ctx.stems)
             bar.update(n)
-    return stats, getattr(generate, "settings", {})
+    return frames, getattr(generate, "settings", {})
 
 
-def real_stats(dataset, embedding: Embedding, limit: int | None, batch_size: int, seed: int, progress: bool,
-               desc: str) -> tuple[GaussianStats, GaussianStats]:
-    """Statistics of the split's mixtures in two disjoint halves (a seeded random assignment of clips)."""
-    total = clip_count(dataset, limit)
-    in_a = np.zeros(total, dtype=bool)
-    in_a[np.random.default_rng(seed).permutation(total)[: (total + 1) // 2]] = True
-    half_a, half_b = GaussianStats(embedding.dim), GaussianStats(embedding.dim)
-    for batch in batches(dataset, limit, batch_size, desc=desc, progress=progress):
-        frames = embedding(batch["mixture"])
-        for j, index in enumerate(batch["index"]):
-            (half_a if in_a[index] else half_b).add(frames[j])
-    return half_a, half_b
+def reference_frames(names: list[str], ctx: MethodContext, dataset, set_a: list[int], embeddings: list[Embedding],
+                     batch_size: int, progress: bool) -> tuple[dict, dict]:
+    """{reference: frames} of set A's clips made by each reference arranger (no stem given)."""
+    unknown = [n for n in names if n not in REFERENCES]
+    if unknown:
+        raise ValueError(f"unknown references {unknown}; choose from {list(REFERENCES)}")
+    makers, settings = {}, {}
+    for n in names:
+        arranger, opts, _, _ = REFERENCES[n]
+        sub = MethodContext(stems=ctx.stems, seed=ctx.seed, device=ctx.device, model=ctx.model, options=dict(opts),
+                            dataset=dataset)
+        makers[n] = get_entry("arrangement", arranger).factory(sub)
+        settings[n] = {"arranger": arranger, "options": opts, **getattr(makers[n], "settings", {})}
+    out = {n: frames_for(embeddings) for n in names}
+    if names:
+        keep = torch.zeros(len(ctx.stems), dtype=torch.bool)
+        for batch in batches(dataset, batch_size=batch_size, desc="references", progress=progress, indices=set_a):
+            for n, make in makers.items():
+                with torch.inference_mode():
+                    stems = torch.as_tensor(make(batch["stems"], keep, batch)).float().cpu()
+                embed_into(out[n], embeddings, stems.sum(1))
+    return out, settings
 
 
 def samples_folder(samples: str | Path) -> Path | None:
@@ -95,65 +133,87 @@ def evaluate_generation(
     num_samples: int | None = None,
     batch_size: int = 4,
     seed: int = 0,
-    embedding: str = DEFAULT_EMBEDDING,
+    embedding: str | list[str] = DEFAULT_EMBEDDING,
     embedding_weights: str | None = None,
     device: str = "cpu",
     model: str | None = None,
     config: str | None = None,
     options: dict[str, str] | None = None,
     save_samples: str | Path | None = None,
+    references: list[str] | tuple[str, ...] = DEFAULT_REFERENCES,
+    evaluated: int | None = None,
+    bootstrap: int = 200,
     progress: bool = True,
 ) -> dict:
-    """FAD of generated pieces (folder or generator name) against the split's mixtures, with references."""
+    """FAD of generated pieces (folder or generator name) against set B's real mixtures, with the
+    real, ceiling and control rows of set A (see the module's docstring)."""
     started = time.perf_counter()
     folder = samples_folder(samples)
     dataset = open_split(data, split, preset, stems, segment)
-    emb = get_embedding(embedding, embedding_weights, device)
+    embs = get_embeddings(embedding, embedding_weights, device)
+    names = [e.name for e in embs]
     ctx = MethodContext(stems=dataset.stems, seed=seed, device=device, model=model, config=config,
                         options=dict(options or {}), dataset=dataset)
     clips = clip_count(dataset, limit)
-    half_a, half_b = real_stats(dataset, emb, limit, batch_size, seed, progress, desc=f"real/{split}")
-    real = half_a.copy().merge(half_b)
+    set_a, set_b = split_sets(clips, evaluated, seed)
+    real = embed_real(dataset, set_a + set_b, embs, batch_size, progress, desc=f"real/{split}")
+    real_a, real_b = subset(real, range(len(set_a))), subset(real, range(len(set_a), clips))
+    refs, ref_settings = reference_frames(list(references), ctx, dataset, set_a, embs, batch_size, progress)
 
     if folder is not None:
         source, method, method_settings = "folder", None, {}
-        gen, pieces = folder_stats(folder, dataset.stems, emb, num_samples, progress)
+        gen, pieces = folder_frames(folder, dataset.stems, embs, num_samples, progress)
     else:
         source, method = "method", str(samples)
-        pieces = num_samples or clips
+        pieces = num_samples or len(set_a)
         torch.manual_seed(seed)
-        gen, method_settings = generator_stats(method, ctx, pieces, segment, batch_size, emb,
-                                               Path(save_samples) if save_samples else None, progress)
+        gen, method_settings = generator_frames(method, ctx, pieces, segment, batch_size, embs,
+                                                Path(save_samples) if save_samples else None, progress)
 
-    rows = [fad_row("generated vs real", f"{pieces} generated", f"{clips} {split}", gen, real, emb.name)]
-    rows.append(fad_row("real half vs real half", f"{(clips + 1) // 2} {split}", f"{clips // 2} {split}", half_a, half_b,
-                        emb.name) if clips >= 2 else
-                {"name": "real half vs real half", "fad": None, "embedding": emb.name, "note": "needs 2 clips"})
+    table = Comparison(real_b, bootstrap, seed)
+    b_label = f"{len(set_b)} real ({split}, set B)"
+    rows = table.rows("real", f"{len(set_a)} real ({split}, set A)", b_label, real_a)
+    matched = real_a
+    if pieces != len(set_a) and 1 <= pieces <= len(set_a):
+        matched = subset(real_a, range(pieces))
+        rows += table.rows(f"real, {pieces} clips", f"{pieces} real (set A)", b_label, matched)
+    rows = table.rows("generated", f"{pieces} generated ({method or 'folder'})", b_label, gen,
+                      matched if pieces <= len(set_a) else None) + rows
+    for n in references:
+        _, _, label, what = REFERENCES[n]
+        rows += table.rows(label, f"{len(set_a)} from set A: {what}", b_label, refs[n], real_a, reference=n)
+    stability = []
+    for n in stability_sizes(len(set_a)):
+        stability += table.rows(f"real, {n} clips", f"first {n} of set A", b_label, subset(real_a, range(n)))
     skipped = list(dataset.skipped)
     try:
         ref = open_split(data, reference_split, preset, dataset.stems, segment)
     except DatasetError as e:
-        rows.append({"name": f"{reference_split} vs {split}", "fad": None, "embedding": emb.name, "note": str(e)})
+        rows += [{"name": f"{reference_split} vs {split}", "fad": None, "embedding": n, "note": str(e)} for n in names]
     else:
         skipped += ref.skipped
-        ref_a, ref_b = real_stats(ref, emb, limit, batch_size, seed, progress, desc=f"real/{reference_split}")
-        rows.append(fad_row(f"{reference_split} vs {split}", f"{clip_count(ref, limit)} {reference_split}",
-                            f"{clips} {split}", ref_a.merge(ref_b), real, emb.name))
+        count = clip_count(ref, limit)
+        ref_frames = embed_real(ref, list(range(count)), embs, batch_size, progress, desc=f"real/{reference_split}")
+        rows += table.rows(f"{reference_split} vs {split}", f"{count} real ({reference_split})", b_label, ref_frames)
     return {
         "task": "generation",
         "method": method,
         "samples": str(folder.resolve()) if folder is not None else None,
         "source": source,
         "clips": clips,
+        "sets": {"a": set_a, "b": set_b},
         "skipped": skipped,
         "generated": pieces,
         "fad": rows[0]["fad"],
         "rows": rows,
+        "stability": stability,
         **run_record(
             data=str(Path(data).resolve()), split=split, reference_split=reference_split, preset=preset,
             stems=dataset.stems, segment_seconds=segment / SAMPLE_RATE, sample_rate=SAMPLE_RATE, seed=seed,
             model=model, config=config, options=ctx.options, method_settings=method_settings,
-            embedding=emb.name, embedding_settings=emb.settings(),
+            references=list(references), reference_settings=ref_settings, bootstrap=bootstrap,
+            protocol="msgld.eval.comparison: every row against set B", embedding=names[0], embeddings=names,
+            embedding_settings={e.name: e.settings() for e in embs},
             elapsed_seconds=round(time.perf_counter() - started, 3),
         ),
     }
@@ -161,8 +221,11 @@ def evaluate_generation(
 
 def generation_markdown(result: dict) -> str:
     who = result["method"] or result["samples"]
-    title = (f"# Total generation: {who}\n\nFAD with embedding **{result['embedding']}** against the mixtures of "
-             f"split `{result['split']}` of `{result['data']}`.\n\n")
-    rows = [[r["name"], r.get("a", ""), r.get("b", ""), r["fad"] if r["fad"] is not None else r.get("note", "")]
-            for r in result["rows"]]
-    return title + markdown_table(["row", "set A", "set B", f"FAD ({result['embedding']})"], rows)
+    names = result["embeddings"]
+    title = (f"# Total generation: {who}\n\nFAD with embedding(s) **{', '.join(names)}** against set B: "
+             f"{len(result['sets']['b'])} real mixtures of split `{result['split']}` of `{result['data']}` "
+             f"(seed {result['seed']}; 95% intervals from {result['bootstrap']} bootstrap draws over clips; "
+             "P(> real): share of draws in which the row is further from B than real clips are).\n\n")
+    stable = ("\n## Real vs real by the size of set A\n\n" + pivot_table(result["stability"], names)
+              if result.get("stability") else "")
+    return title + pivot_table(result["rows"], names) + stable

@@ -93,16 +93,19 @@ def make_samples(folder, data):
 def test_generation_from_folder(stems_folder, tmp_path):
     samples = tmp_path / "samples"
     make_samples(samples, stems_folder)
-    result = run(["evaluate", "generation", "--data", str(stems_folder), "--samples", str(samples), "--limit", "4"],
-                 tmp_path, "gen")
+    result = run(["evaluate", "generation", "--data", str(stems_folder), "--samples", str(samples), "--limit", "4",
+                  "--references", "time-shifted,random-pairing", "--bootstrap", "20"], tmp_path, "gen")
     check_record(result, stems_folder, None, 4)
     assert result["source"] == "folder" and result["generated"] == 3 and result["embedding"] == "crepe-tiny"
     names = [r["name"] for r in result["rows"]]
-    assert names == ["generated vs real", "real half vs real half", "train vs test"]
+    assert names == ["generated", "real", "time-shifted", "random pairing", "train vs test"]
     assert all(r["embedding"] == "crepe-tiny" and r["fad"] >= 0 for r in result["rows"])
+    assert sorted(result["sets"]["a"] + result["sets"]["b"]) == [0, 1, 2, 3] and len(result["sets"]["a"]) == 2
+    by = {r["name"]: r for r in result["rows"]}
+    assert by["real"]["clips_a"] == 2 and by["real"]["clips_b"] == 2 and by["generated"]["clips_a"] == 3
     # noise is further from the music than real music is from itself
-    assert result["fad"] > result["rows"][1]["fad"] and result["fad"] > result["rows"][2]["fad"]
-    assert "FAD (crepe-tiny)" in (tmp_path / "gen.md").read_text()
+    assert result["fad"] > by["real"]["fad"] and result["fad"] > by["train vs test"]["fad"]
+    assert "FAD (crepe-tiny) [95% CI]" in (tmp_path / "gen.md").read_text()
 
 
 def test_generation_without_reference_split_still_writes(stems_folder, tmp_path):
@@ -110,7 +113,7 @@ def test_generation_without_reference_split_still_writes(stems_folder, tmp_path)
     samples = tmp_path / "samples"
     make_samples(samples, stems_folder)
     result = run(["evaluate", "generation", "--data", str(stems_folder), "--samples", str(samples), "--limit", "4",
-                  "--embedding", "logmel", "--reference-split", "validation"], tmp_path, "gen")
+                  "--embedding", "logmel", "--reference-split", "validation", "--references", "none"], tmp_path, "gen")
     last = result["rows"][-1]
     assert last["name"] == "validation vs test" and last["fad"] is None and last["note"]
     assert "validation vs test" in (tmp_path / "gen.md").read_text()
@@ -127,7 +130,7 @@ def test_generation_from_registered_generator(stems_folder, tmp_path):
     register_generator("test-noise", factory)
     saved = tmp_path / "saved"
     args = ["evaluate", "generation", "--data", str(stems_folder), "--samples", "test-noise", "--num-samples", "3",
-            "--embedding", "logmel", "--save-samples", str(saved)]
+            "--embedding", "logmel", "--save-samples", str(saved), "--references", "none"]
     first = run(args, tmp_path, "gen1")
     again = run(args, tmp_path, "gen2")
     assert first["source"] == "method" and first["method"] == "test-noise" and first["embedding"] == "logmel"
@@ -138,8 +141,8 @@ def test_generation_from_registered_generator(stems_folder, tmp_path):
 
 def test_arrangement_reference_methods(stems_folder, tmp_path):
     given = run(["evaluate", "arrangement", "--data", str(stems_folder), "--method", "given-only",
-                 "--embedding", "logmel", "--limit", "4"], tmp_path, "given")
-    check_record(given, stems_folder, "given-only", 4)
+                 "--embedding", "logmel", "--references", "none"], tmp_path, "given")
+    check_record(given, stems_folder, "given-only", 6)
     labels = [r["label"] for r in given["rows"]]
     assert len(labels) == 14 and labels[:4] == ["B", "D", "G", "P"] and labels[-1] == "DGP"
     assert all(r["embedding"] == "logmel" and np.isfinite(r["fad"]) for r in given["rows"])
@@ -148,7 +151,7 @@ def test_arrangement_reference_methods(stems_folder, tmp_path):
     assert row["BDG"]["fad"] > row["B"]["fad"]  # silencing three stems is further from real than one
 
     args = ["evaluate", "arrangement", "--data", str(stems_folder), "--method", "random-pairing",
-            "--embedding", "logmel", "--subsets", "B,DGP", "--seed", "3"]
+            "--embedding", "logmel", "--subsets", "B,DGP", "--seed", "3", "--references", "none"]
     paired = run(args, tmp_path, "pair")
     assert [r["label"] for r in paired["rows"]] == ["B", "DGP"] and paired["seed"] == 3
     assert paired["rows"][1]["fad"] < row["DGP"]["fad"]  # other tracks' stems beat silence

