@@ -13,7 +13,7 @@ def run_train(args: argparse.Namespace) -> int:
     from msgld.training.stemfit import train_stemfit
 
     state = train_stemfit(args.data, args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                          every=args.every, max_minutes=args.max_minutes, resume=args.resume, preset=args.preset)
+                          every=args.every, val_examples=args.val_examples, max_minutes=args.max_minutes, resume=args.resume, preset=args.preset)
     last = state["history"][-1] if state["history"] else {}
     print(f"step {state['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.startswith("val")))
     return 0
@@ -39,6 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of every batch (recorded)")
     p.add_argument("--every", type=int, default=250, help="validate and checkpoint every N steps")
+    p.add_argument("--val-examples", type=int, default=256, help="fixed validation examples (default 256)")
     p.add_argument("--max-minutes", type=float, help="stop after M minutes of wall time (checkpoint saved)")
     p.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     p.set_defaults(func=run_train)

@@ -117,7 +117,7 @@ def train_stemfit(data: str | Path, out: str | Path, steps: int = 3000, batch_si
         if state["step"] % every == 0 or state["step"] == steps or out_of_time:
             state["cpu_seconds"] = round(state["cpu_seconds"] + time.process_time() - cpu0, 1)
             cpu0 = time.process_time()
-            record = {"step": state["step"], "train_loss": float(loss), **validate(model, val_mels, val_labels, val_kinds),
+            record = {"step": state["step"], "train_loss": float(loss.detach()), **validate(model, val_mels, val_labels, val_kinds),
                       "cpu_seconds": state["cpu_seconds"]}
             state["history"].append(record)
             save_checkpoint(run, model, opt, state)

@@ -1,0 +1,73 @@
+"""stemfit: its examples, deterministic resumable training, export and the FAD embedding."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from msgld.cli import main
+from msgld.eval.embeddings import get_embedding, get_embeddings
+from msgld.models.stemfit import build_stemfit
+from msgld.testing import make_multitrack_folder
+from msgld.training.stemfit import export_stemfit, train_stemfit
+from msgld.training.stemfit_data import FitExamples
+
+
+@pytest.fixture(scope="module")
+def fit_folder(tmp_path_factory):
+    return make_multitrack_folder(tmp_path_factory.mktemp("fit"), {"train": 3, "validation": 2}, seconds=6.0)
+
+
+def test_model_windows_and_shapes():
+    model = build_stemfit({})
+    mels = torch.randn(2, 1024, 64)  # 10.24 s of log-mel frames
+    windows = model.windows(mels)
+    assert windows.shape == (2, 13, 256, 64)
+    torch.testing.assert_close(windows[1, 3], mels[1, 192:448])
+    assert model.embed(windows[0]).shape == (13, 64) and model(windows[0]).shape == (13,)
+    assert model.windows(mels[:, :100]).shape == (2, 1, 256, 64)  # shorter than a window: padded
+    # level does not matter: each window is normalised
+    torch.testing.assert_close(model.embed(windows[0] + 3.0), model.embed(windows[0]), rtol=1e-4, atol=1e-4)
+
+
+def test_examples_are_seeded_and_fakes_differ(fit_folder):
+    examples = FitExamples(fit_folder, "train")
+    first = examples.batch(np.random.default_rng(5), 24)
+    again = examples.batch(np.random.default_rng(5), 24)
+    assert torch.equal(first[0], again[0]) and first[2] == again[2]
+    assert first[0].shape == (24, 40960) and set(first[2]) <= {"real", "shift", "swap"}
+    assert set(first[2]) > {"real"}
+    assert all((y == 1.0) == (k == "real") for y, k in zip(first[1].tolist(), first[2]))
+
+
+def test_training_resumes_exactly_and_exports(fit_folder, tmp_path):
+    common = dict(batch_size=4, every=2, val_examples=8, progress=False)
+    straight = train_stemfit(fit_folder, tmp_path / "a", steps=4, **common)
+    train_stemfit(fit_folder, tmp_path / "b", steps=2, **common)
+    resumed = train_stemfit(fit_folder, tmp_path / "b", steps=4, resume=True, **common)
+    assert straight["step"] == resumed["step"] == 4 and [h["step"] for h in resumed["history"]] == [2, 4]
+    a, b = load_file(str(tmp_path / "a" / "checkpoint.safetensors")), load_file(str(tmp_path / "b" / "checkpoint.safetensors"))
+    assert a.keys() == b.keys() and any(k.startswith("opt.") for k in a)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    with pytest.raises(ValueError, match="another seed or config"):
+        train_stemfit(fit_folder, tmp_path / "b", steps=6, seed=1, resume=True, **common)
+
+    weights = tmp_path / "export" / "stemfit"
+    export_stemfit(tmp_path / "a", weights)
+    emb = get_embedding("stemfit", str(weights))
+    frames = emb(0.1 * torch.randn(2, 163840, generator=torch.Generator().manual_seed(0)))
+    assert frames.shape == (2, 13, 64) and emb.name == "stemfit" and emb.dim == 64
+    assert emb.settings()["training"]["step"] == 4 and len(emb.settings()["sha256"]) == 64
+    p = emb.fit(torch.zeros(1, 163840))
+    assert p.shape == (1, 13) and bool(((p >= 0) & (p <= 1)).all())
+    assert [e.name for e in get_embeddings("logmel,stemfit", str(weights))] == ["logmel", "stemfit"]
+
+
+def test_cli_train_and_export(fit_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["embedding", "train", "--data", str(fit_folder), "--out", str(run), "--steps", "2",
+                 "--batch-size", "2", "--every", "2", "--val-examples", "4"]) == 0
+    assert "step 2:" in capsys.readouterr().out
+    assert main(["embedding", "export", str(run), "--to", str(tmp_path / "w" / "stemfit")]) == 0
+    assert (tmp_path / "w" / "stemfit.safetensors").exists() and (tmp_path / "w" / "stemfit.json").exists()
