@@ -115,7 +115,42 @@ def add_encode(sub) -> None:
     p.set_defaults(func=encode)
 
 
-SUBCOMMANDS = [add_synth, add_check, add_encode]
+def encode_text(args: argparse.Namespace) -> int:
+    from msgld.data.text_cache import default_text_folder, encode_captions
+
+    if not args.out and not args.cache:
+        raise ValueError("give --out TEXT_FOLDER or --cache LATENT_CACHE (then CACHE/text/ENCODER)")
+    out = args.out or default_text_folder(args.cache, args.encoder)
+
+    def progress(split: str, done: int, total: int) -> None:
+        if not args.quiet and (done == total or done % 256 == 0):
+            print(f"encode-text {split}: {done}/{total}")
+
+    info = encode_captions(args.data, out, args.encoder, splits=args.splits.split(",") if args.splits else None,
+                           variants=args.variants, seed=args.seed, progress=progress)
+    print(f"{out}: {info['encoder']} embeddings ({info['dim']} dims) of each caption and {info['variants']} "
+          f"varied prompts, {', '.join(info['splits'])}")
+    return 0
+
+
+def add_encode_text(sub) -> None:
+    from msgld.text.encoders import DEFAULT_ENCODER, ENCODERS
+
+    p = sub.add_parser("encode-text", help="store caption embeddings for text-conditioned LDM training",
+                       description="Embed each track's caption (metadata.yaml) and seeded varied prompts with a "
+                                   "text encoder, once, beside a latent cache. Rerunning skips finished tracks.")
+    p.add_argument("--data", required=True, help="dataset folder ({split}/<track>/metadata.yaml)")
+    p.add_argument("--cache", help="latent cache: write CACHE/text/ENCODER (where training looks by default)")
+    p.add_argument("--out", help="the folder to write instead (set data.text_cache=OUT when training)")
+    p.add_argument("--encoder", default=DEFAULT_ENCODER, choices=sorted(ENCODERS), help="text encoder")
+    p.add_argument("--variants", type=int, default=16, help="varied prompts per track, beside its caption")
+    p.add_argument("--seed", type=int, default=0, help="seed of the prompts' wording")
+    p.add_argument("--splits", help="comma-separated splits (default: all present)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=encode_text)
+
+
+SUBCOMMANDS = [add_synth, add_check, add_encode, add_encode_text]
 
 
 def register(subparsers) -> None:

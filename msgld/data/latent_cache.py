@@ -9,6 +9,10 @@ CACHE/
 
 Each track is encoded whole (the VAE is convolutional) and written atomically; rerunning
 skips finished tracks, so an interrupted `msgld data encode` resumes.
+
+Caption embeddings for text-conditioned training live in their own folder (by default
+CACHE/text/<encoder>, `msgld data encode-text`; msgld.data.text_cache): a cache without them
+reads exactly as before, and making them never touches the latent files.
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ from msgld.data.stems_dataset import DatasetError, read_segment, scan_split
 from msgld.weights import file_hash
 
 
-def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
     try:
         with atomic_output(path) as tmp:
-            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
     except Exception as e:  # safetensors reports a full disk as SafetensorError
         raise write_error(path, e) from e
 
@@ -131,10 +135,15 @@ class LatentDataset(Dataset):
     scale_factor; with `sample=True` latents are drawn from the stored posteriors. The crop
     and the draw come from (seed, epoch, index), so runs are repeatable. Tracks shorter than
     one crop are skipped.
+
+    With `text` (a caption-embedding folder, msgld.data.text_cache), items also hold "text"
+    [dim]: one of the track's prompts, drawn from the same generator after the latents (so the
+    latents are what they are without text), or with `fixed` always its caption; zeros (the
+    null text) for a track without one.
     """
 
     def __init__(self, cache: str | Path, split: str = "train", frames: int = 256, sample: bool = True,
-                 seed: int = 0, fixed: bool = False):
+                 seed: int = 0, fixed: bool = False, text: str | Path | None = None):
         self.cache = Path(cache)
         info_path = self.cache / "cache.json"
         if not info_path.exists():
@@ -149,6 +158,14 @@ class LatentDataset(Dataset):
         self.split = split
         self.names = [name for name, _ in tracks]
         self.tracks = [t for _, t in tracks]
+        self.text = self.texts = None
+        if text is not None:
+            from msgld.data.text_cache import TextCache
+
+            self.text = TextCache(text)
+            null = torch.zeros(1, self.text.dim)
+            self.texts = [self.text.get(split, name) for name in self.names]
+            self.texts = [null if emb is None else emb for emb in self.texts]
         if not self.tracks:
             raise DatasetError(f"{self.cache / split}: no encoded tracks of at least {frames} latent frames")
         self.items = [(i, k) for i, t in enumerate(self.tracks) for k in range(t["mix_mean"].shape[1] // frames)]
@@ -180,6 +197,16 @@ class LatentDataset(Dataset):
         std = track[f"{key}_std"][..., crop, :] if self.sample and not self.fixed else None
         return draw_latent(track[f"{key}_mean"][..., crop, :], std, self.scale, g)
 
+    def text_of(self, t_index: int, g: torch.Generator, null: bool = False) -> torch.Tensor:
+        """One of the track's prompt embeddings [dim] (with `fixed`: its caption; `null`: zeros)."""
+        prompts = self.texts[t_index]
+        if null:
+            return torch.zeros(prompts.shape[-1])
+        return prompts[0 if self.fixed else int(torch.randint(0, prompts.shape[0], (1,), generator=g))]
+
     def __getitem__(self, index: int) -> dict:
         t_index, start, g = self.locate(index)
-        return {"stems": self.read(t_index, "stems", start, g), "mixture": self.read(t_index, "mix", start, g)}
+        item = {"stems": self.read(t_index, "stems", start, g), "mixture": self.read(t_index, "mix", start, g)}
+        if self.text is not None:
+            item["text"] = self.text_of(t_index, g)
+        return item

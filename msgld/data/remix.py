@@ -9,7 +9,8 @@ the stems' audio too, so it re-encodes the stems as well (four more VAE passes p
 
 Remixes are musically incoherent, and the same U-Net is the unconditional prior used for
 generation: a remixed item is marked (`"remixed": True`) so the training step never drops its
-mixture condition, and the unconditional branch only ever learns real songs.
+mixture condition, and the unconditional branch only ever learns real songs. Its text (with
+caption embeddings) is the null text: no caption describes a remix.
 """
 
 from __future__ import annotations
@@ -97,11 +98,12 @@ class AugmentedLatents(Dataset):
         gains = 10 ** ((torch.rand(n_stems, generator=h) * 2 - 1) * self.gain_db / 20)
         audio = np.stack([self._audio(t, s, st) * float(gains[s]) for s, (t, st) in enumerate(sources)])
         mixture = torch.from_numpy(audio.sum(0, keepdims=True))
+        text = {} if base.text is None else {"text": base.text_of(t_index, h, null=remixed)}
         if self.gain_db > 0:  # the stems' audio changed: encode stems and mixture
             mean, std = encode_signals(self.vae, self.front, torch.cat([torch.from_numpy(audio), mixture]))
             latents = draw_latent(mean, std if base.sample else None, base.scale, g)
-            return {"stems": latents[:-1], "mixture": latents[-1], "remixed": remixed}
+            return {"stems": latents[:-1], "mixture": latents[-1], "remixed": remixed, **text}
         stems = torch.stack([base.read(t, "stems", st, g)[s] for s, (t, st) in enumerate(sources)])
         mean, std = encode_signals(self.vae, self.front, mixture)
         return {"stems": stems, "mixture": draw_latent(mean[0], std[0] if base.sample else None, base.scale, g),
-                "remixed": remixed}
+                "remixed": remixed, **text}
