@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from msgld.config import load_config, parse_value, split_pairs
-from msgld.training.trainer import add_run_arguments, options_from_args
+from msgld.config import load_config, merge, parse_value, split_pairs
+from msgld.training.trainer import add_run_arguments, fork_run, options_from_args
 
 KINDS = ("vae", "vocoder", "ldm", "demucs")
 
@@ -32,7 +32,11 @@ def run_train(args: argparse.Namespace) -> int:
             data["preset"] = args.preset
         if args.stems:
             data["stems"] = args.stems.split(",")
-    config = load_config(args.kind, args.config, overrides)
+    if args.fork:
+        config = merge(fork_run(args.fork, args.out, args.kind), overrides)
+        args.resume = True
+    else:
+        config = load_config(args.kind, args.config, overrides)
     opts = options_from_args(args, config.get("train", {}))
     paths = train(args.kind, args.data, config, opts, name=args.name)
     for which, path in paths.items():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, fields
@@ -33,7 +34,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from msgld import __version__
-from msgld.atomic import write_error
+from msgld.atomic import atomic_output, write_error
 from msgld.config import save_config
 
 
@@ -53,6 +54,7 @@ class RunOptions:
     strategy: str = "auto"
     precision: str = "32-true"
     resume: bool = False
+    fork: str | None = None  # the run folder this run started from (`--fork`)
     checkpoint_every: int = 500
     val_every: int = 500
     log_every: int = 10
@@ -74,6 +76,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The command-line flags of RunOptions (defaults None: the config's `train:` decides)."""
     parser.add_argument("--out", required=True, type=Path, help="run folder (config, checkpoints, logs, weights)")
     parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.ckpt")
+    parser.add_argument("--fork", metavar="RUN", help="start --out from RUN's last checkpoint and config (--config "
+                        "is ignored; --set changes it): an ablation arm that continues RUN with one setting changed")
     parser.add_argument("--max-steps", type=int, help="total optimizer steps (counting those already done)")
     parser.add_argument("--max-minutes", type=float,
                         help="stop this launch after so many minutes of wall time (the last checkpoint is saved)")
@@ -100,7 +104,8 @@ def options_from_args(args: argparse.Namespace, train_cfg: dict) -> RunOptions:
     return RunOptions.from_config(
         args.out, train_cfg, max_steps=args.max_steps, max_minutes=args.max_minutes, batch_size=args.batch_size, num_workers=args.num_workers,
         seed=args.seed, accelerator=args.accelerator, devices=devices, strategy=args.strategy,
-        precision=precision, resume=args.resume, checkpoint_every=args.checkpoint_every,
+        precision=precision, resume=args.resume, fork=getattr(args, "fork", None),
+        checkpoint_every=args.checkpoint_every,
         val_every=args.val_every, log_every=args.log_every, limit_val_batches=args.limit_val_batches,
         progress=args.progress,
     )
@@ -145,6 +150,26 @@ def last_checkpoint(out: Path) -> Path:
     return checkpoint_dir(out) / "last.ckpt"
 
 
+def fork_run(source: Path, out: Path, kind: str) -> dict:
+    """Start the run folder `out` from `source`'s last checkpoint (weights, EMA, optimizer and
+    step): the checkpoint is copied, and `source`'s config is returned for the caller to change
+    (an ablation arm that continues a run with one setting changed). Refuses an `out` that
+    already has checkpoints, and a source of another kind or without a checkpoint."""
+    source, out = Path(source), Path(out)
+    record = source / "config.json"
+    if not last_checkpoint(source).exists() or not record.exists():
+        raise ValueError(f"{source}: not a run folder with a last checkpoint to fork from")
+    saved = json.loads(record.read_text())
+    if saved.get("kind") != kind:
+        raise ValueError(f"{source}: a {saved.get('kind')} run, not {kind}")
+    if last_checkpoint(out).exists():
+        raise ValueError(f"{out}: already has checkpoints; choose a new --out to fork into")
+    checkpoint_dir(out).mkdir(parents=True, exist_ok=True)
+    with atomic_output(last_checkpoint(out)) as tmp:
+        shutil.copyfile(last_checkpoint(source), tmp)
+    return saved["config"]
+
+
 def prepare_run(opts: RunOptions, kind: str, config: dict, data: str | Path | None) -> Path:
     """Create the run folder and save the resolved config; refuse to start over an existing run
     without --resume. On resume the saved config is the one that counts (returned unchanged)."""
@@ -173,7 +198,8 @@ def build_trainer(opts: RunOptions, monitor: str | None = None, mode: str = "min
     ckpt = checkpoint_dir(opts.out)
     cbs: list[Callback] = [
         ModelCheckpoint(dirpath=ckpt, filename="step{step:08d}", auto_insert_metric_name=False,
-                        every_n_train_steps=opts.checkpoint_every, save_top_k=0, save_last=True),
+                        every_n_train_steps=opts.checkpoint_every, save_top_k=0, save_last=True,
+                        enable_version_counter=False),  # a forked run's copied last.ckpt is overwritten
         SetEpoch(),
     ]
     if monitor:

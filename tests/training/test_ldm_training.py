@@ -94,3 +94,21 @@ def test_trains_on_remixes_and_records_the_augmentation(cache, tmp_path):
     assert main(args) == 0
     info = json.loads((run / "weights" / "final" / "ldm.json").read_text())
     assert info["training"]["augment"] == {"remix": 1.0, "gain_db": 3.0}
+
+
+def test_fork_continues_a_run_with_a_changed_setting(cache, tmp_path):
+    base = ["train", "ldm", "--data", str(cache), "--batch-size", "2", "--no-progress", "--val-every", "5",
+            "--limit-val-batches", "1", "--checkpoint-every", "1"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--max-steps", "2", *SMALL]) == 0
+    arm = ["--out", str(tmp_path / "b"), "--fork", str(tmp_path / "a"), "--max-steps", "3",
+           "--set", "data.augment.remix=1.0"]
+    assert main([*base, *arm]) == 0
+    ckpt = torch.load(tmp_path / "b" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert ckpt["global_step"] == 3  # continued from the source's step 2
+    record = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert record["run"]["fork"] == str(tmp_path / "a")
+    assert record["config"]["data"]["augment"] == {"remix": 1.0}
+    assert record["config"]["model"]["channels"] == 8  # the source's config, not --config's
+    source = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert "augment" not in source["config"]["data"]
+    assert main([*base, *arm]) == 2  # refuses to fork over checkpoints
