@@ -15,7 +15,9 @@ by the target's own factor. `weighting`:
 drawn from the top `high_noise_range` of the schedule (t near T), the rest uniformly.
 
 The network never sees a flag for guidance: with probability `cfg_dropout` an example's
-mixture condition is replaced by zeros (the null condition).
+mixture condition is replaced by zeros (the null condition). A text condition (for a network
+with a text pathway) is dropped to zeros on its own, with probability `text_dropout`, so text
+gets its own guidance weight beside the mixture's.
 """
 
 from __future__ import annotations
@@ -108,10 +110,13 @@ def diffusion_loss(
     objective: dict | float | None = None,
     generator: torch.Generator | None = None,
     always_keep: torch.Tensor | None = None,
+    text: torch.Tensor | None = None,
+    text_dropout: float = 0.0,
 ) -> torch.Tensor:
     """z0 [B, S, C, T, F] clean stem latents, cond [B, C, T, F] mixture latent -> scalar loss.
     `objective`: the config's objective section (a bare float is the CFG dropout alone);
-    `always_keep` [B]: examples whose condition is never dropped (remixes, msgld.data.remix)."""
+    `always_keep` [B]: examples whose condition is never dropped (remixes, msgld.data.remix);
+    `text` [B, D]: caption embeddings (a network with a text pathway), dropped with `text_dropout`."""
     if not isinstance(objective, dict):
         objective = {} if objective is None else {"cfg_dropout": float(objective)}
     s = objective_settings(objective)
@@ -120,7 +125,11 @@ def diffusion_loss(
     noise = torch.randn(z0.shape, generator=generator, device=z0.device, dtype=z0.dtype)
     zt = scheduler.add_noise(z0, noise, t)
     target = prediction_target(scheduler, z0, noise, t)
-    pred = model(zt, t, drop_condition(cond, s["cfg_dropout"], generator, always_keep))
+    cond = drop_condition(cond, s["cfg_dropout"], generator, always_keep)
+    if text is None:
+        pred = model(zt, t, cond)
+    else:  # drawn after the mixture's dropout: text-free training draws what it always drew
+        pred = model(zt, t, cond, text=drop_condition(text, text_dropout, generator))
     per_example = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
     w = loss_weights(snr(scheduler, t), scheduler.config.prediction_type, s["weighting"],
                      s["min_snr_gamma"], s["x0_weight_floor"])

@@ -5,6 +5,12 @@ Classifier-free guidance lives here, outside the network:
 At w = 0 only the unconditional pass runs, at w = 1 only the conditional one; otherwise both
 go through the network as one doubled batch.
 
+With a text condition (an embedding; zeros are the null text) the text gets its own weight
+w_t, nested inside the mixture's (as InstructPix2Pix composes its two conditions):
+    eps = eps(0, 0) + w (eps(c, 0) - eps(0, 0)) + w_t (eps(c, T) - eps(c, 0)),
+and without a mixture (or at w = 0) eps = eps(0, 0) + w_t (eps(0, T) - eps(0, 0)). Passes whose
+coefficient is 0 are skipped; the others run as one batch. Without text nothing changes.
+
 Inpainting (arrangement, continuation): where `known_mask` is 1, the latent is replaced at
 every step by the known clean latent noised to the current level (paper II-D); optional
 RePaint resampling (Lugmayr et al. 2022) jumps back one step `repaint` times (DDIM only).
@@ -31,9 +37,33 @@ def null_condition(cond: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(cond)
 
 
-def guided_eps(model, z: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None, w: float) -> torch.Tensor:
-    """The network's output with classifier-free guidance weight `w`."""
+def guidance_terms(mixture: bool, w: float, text_w: float) -> list[tuple[bool, bool, float]]:
+    """(with the mixture, with the text, coefficient) of each network pass of text guidance."""
+    if mixture:
+        terms = [(False, False, 1 - w), (True, False, w - text_w), (True, True, text_w)]
+    else:
+        terms = [(False, False, 1 - text_w), (False, True, text_w)]
+    return [term for term in terms if term[2] != 0]
+
+
+def text_guided_eps(model, z: torch.Tensor, tt: torch.Tensor, cond: torch.Tensor | None, w: float,
+                    text: torch.Tensor, text_w: float) -> torch.Tensor:
+    terms = guidance_terms(cond is not None and w != 0, w, text_w)
+    n = len(terms)
+    conds = None
+    if any(c for c, _, _ in terms):
+        conds = torch.cat([cond if c else null_condition(cond) for c, _, _ in terms])
+    texts = torch.cat([text if x else torch.zeros_like(text) for _, x, _ in terms])
+    out = model(torch.cat([z] * n), torch.cat([tt] * n), conds, text=texts).chunk(n)
+    return sum(coef * o for (_, _, coef), o in zip(terms, out))
+
+
+def guided_eps(model, z: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None, w: float,
+               text: torch.Tensor | None = None, text_w: float = 1.0) -> torch.Tensor:
+    """The network's output with classifier-free guidance weight `w` (and `text_w` for `text`)."""
     tt = t.expand(z.shape[0])
+    if text is not None:
+        return text_guided_eps(model, z, tt, cond, w, text.to(z.device), text_w)
     if cond is None or w == 0:
         return model(z, tt, None)
     if w == 1:
@@ -113,8 +143,11 @@ def sample_latents(
     spacing: str = "trailing",
     init: torch.Tensor | None = None,
     strength: float = 1.0,
+    text: torch.Tensor | None = None,
+    text_guidance: float = 1.0,
 ) -> torch.Tensor:
     """Draw latents [B, S, C, T, F] from the model (an eps- or v-predicting MultiTrackUNet).
+    `text` [B, D]: a text condition for a model with a text pathway, guided by `text_guidance`.
     `generator`: one for the whole batch, or a list of B (item i then draws exactly what it
     would draw alone, so a batch of seeds reproduces the seeds one by one)."""
     cfg = dict(diffusion_cfg or model.diffusion_config)
@@ -151,7 +184,7 @@ def sample_latents(
                 z = known_mask * noised + (1 - known_mask) * z
             a = alphas[t]
             with autocast:
-                out = guided_eps(model, scheduler.scale_model_input(z, t), t_dev, cond, guidance)
+                out = guided_eps(model, scheduler.scale_model_input(z, t), t_dev, cond, guidance, text, text_guidance)
             eps = to_epsilon(out.to(dtype), z, a, prediction_type)
             if x0_hook is not None:
                 x0 = (z - (1 - a).sqrt() * eps) / a.sqrt()

@@ -24,7 +24,8 @@ class Arranger(Generator):
 
     Settings = GenerationSettings
     defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0,
-                "precision": "auto", "spacing": "leading"}
+                "precision": "auto", "spacing": "leading",
+                "prompt": None, "text_guidance": 3.0}
 
     def arrange(self, given: dict[str, np.ndarray | torch.Tensor], generate: list[str] | None = None, seed: int = 0,
                 progress: Progress | None = None, *, sample_rate: int | None = None,

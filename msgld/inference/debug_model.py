@@ -10,6 +10,7 @@ import torch
 
 from msgld.config import load_config
 from msgld.models.unet3d import build_ldm
+from msgld.models.unet3d_blocks import ResBlock3d
 from msgld.models.vae import build_vae
 from msgld.models.vocoder import build_vocoder
 from msgld.weights import save_model
@@ -22,9 +23,10 @@ VOCODER = {"upsample_initial_channel": 32, "resblock": "2", "resblock_kernel_siz
 
 
 def make_debug_model(folder: str | Path, stems: list[str] | None = None, latent_frames: int = 32,
-                     seed: int = 0, vocoder: bool = True) -> Path:
+                     seed: int = 0, vocoder: bool = True, text_encoder: str | None = None) -> Path:
     """Write vae/ldm/vocoder weights pairs with random weights into `folder`; windows of
-    `latent_frames` latent frames (32 = 1.28 s) keep everything fast."""
+    `latent_frames` latent frames (32 = 1.28 s) keep everything fast. `text_encoder` (e.g.
+    "keywords", the weight-free one) gives the LDM a text pathway for that encoder."""
     folder = Path(folder)
     torch.manual_seed(seed)
     vae = build_vae(VAE)
@@ -34,9 +36,20 @@ def make_debug_model(folder: str | Path, stems: list[str] | None = None, latent_
     ldm_cfg = {"model": model_cfg, "diffusion": cfg["diffusion"],
                "latent": {"scale_factor": 1.0, "latent_frames": latent_frames, "compression": 4,
                           "stems": model_cfg["stems"]}}
+    if text_encoder:
+        from msgld.text.encoders import load_encoder
+
+        dim = load_encoder(text_encoder).dim
+        model_cfg["text_dim"] = dim
+        ldm_cfg["text"] = {"encoder": text_encoder, "dim": dim, "dropout": 0.3}
     net = build_ldm(ldm_cfg)
     with torch.no_grad():  # the zero-initialised output layer would make every estimate 0
         net.conv_out.weight.normal_(0, 0.05)
+        if net.text_embed is not None:  # likewise the text pathway's and the blocks' (where the timestep
+            net.text_embed.fc2.weight.normal_(0, 0.5)  # embedding, and so the text, acts): prompts must tell
+            for m in net.modules():
+                if isinstance(m, ResBlock3d):
+                    m.conv2.weight.normal_(0, 0.05)
     save_model(net, folder / "ldm", "ldm", ldm_cfg)
     if vocoder:
         voc_cfg = {**load_config("vocoder", "tiny")["model"], **VOCODER}

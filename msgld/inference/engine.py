@@ -6,6 +6,9 @@ generators and the one call into the reverse process (`sample`), so the sampler 
 mapped in one place. Long inputs go through `msgld.audio.chunking`'s batched windowed apply
 (separation, decoding) or window-by-window continuation (generation, arrangement).
 
+A `prompt` setting (models with a text pathway; msgld.inference.text_condition) becomes the
+text condition of every window, guided by `text_guidance`; a model without one refuses it.
+
 Callbacks: `progress(done, total)` after each window (or batch of windows); `callback(info)`
 after every sampler step, as k-diffusion's samplers report: a dict with `window`, `windows`,
 `step`, `steps`, `t` and `x0`, the current clean-latent estimate [B, S, C, T, F].
@@ -24,6 +27,7 @@ from msgld.inference.bundle import DEFAULT_MODEL, ModelBundle, load_bundle
 from msgld.inference.codec import decode_mels, vocode
 from msgld.inference.geometry import WindowGeometry
 from msgld.inference.settings import SettingError, Settings
+from msgld.inference.text_condition import check_prompt, text_condition
 
 Progress = Callable[[int, int], None]
 StepCallback = Callable[[dict[str, Any]], None]
@@ -81,6 +85,7 @@ class Engine:
     def resolve(self, **overrides) -> Settings:
         """`defaults` + overrides, validated; overlap in seconds and precision made concrete."""
         s = self.Settings.make(self.defaults, overrides)
+        check_prompt(self.bundle, s.prompt)
         try:
             overlap = self.geometry.overlap_seconds(s.overlap)
         except ValueError as e:
@@ -98,6 +103,9 @@ class Engine:
     def sample(self, s: Settings, shape: tuple[int, ...], generator, cond=None, guidance: float = 0.0,
                x0_hook=None, callback: StepCallback | None = None, info: dict | None = None, **kw) -> torch.Tensor:
         """One call into the reverse process with `s`'s sampler options: latents of `shape`."""
+        text = text_condition(self.bundle, s.prompt, shape[0])
+        if text is not None:
+            kw.update(text=text, text_guidance=s.text_guidance)
         return sample_latents(self.bundle.ldm, shape, cond, guidance, s.sampler, kw.pop("steps", s.steps), s.eta,
                               generator=generator, precision=s.precision, spacing=s.spacing,
                               x0_hook=step_reporter(callback, x0_hook, {**(info or {}), "steps": s.steps}), **kw)

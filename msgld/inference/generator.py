@@ -11,11 +11,13 @@ from msgld.inference.settings import GenerationSettings
 
 
 class Generator(Engine):
-    """`Generator().generate(duration=10.24, seed=0)` -> stems [S, L] at the model's 16 kHz."""
+    """`Generator().generate(duration=10.24, seed=0)` -> stems [S, L] at the model's 16 kHz;
+    `prompt="slow jazz"` (with `text_guidance=W`) for a model with a text pathway."""
 
     Settings = GenerationSettings
     defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0,
-                "precision": "auto", "spacing": "leading"}
+                "precision": "auto", "spacing": "leading",
+                "prompt": None, "text_guidance": 3.0}
 
     def latent_frames(self, duration: float) -> tuple[int, int]:
         """(frames to sample, frames wanted) for `duration` seconds."""

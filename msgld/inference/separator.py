@@ -81,7 +81,7 @@ class Separator(Engine):
     defaults = {"guidance": 3.0, "sampler": "ddim", "steps": 3, "eta": 0.0, "overlap": None,
                 "batch_size": 8, "seed": 0, "reconstruct": "mask", "method": "msgld", "gaussian_strength": 1.0,
                 "precision": "auto", "ensemble": 1, "spacing": "leading", "refine": 0, "refine_strength": 0.3,
-                "high_band": "flat"}
+                "high_band": "flat", "prompt": None, "text_guidance": 1.0}
 
     @torch.no_grad()
     def separate_windows(self, chunks: torch.Tensor, s: SeparationSettings, generator: torch.Generator,

@@ -120,6 +120,14 @@ class SamplingSettings(Settings):
                                     low=0, metavar="SEC")
     precision: str = setting("the network's precision (bf16: autocast, faster on recent CPUs; auto: bf16 where "
                              "native)", choices=PRECISIONS)
+    prompt: str | None = setting("text prompt, e.g. \"slow jazz with an upright bass\" (models with a text "
+                                 "pathway only; separation: an extra hint)", metavar="TEXT")
+    text_guidance: float = setting("classifier-free guidance weight of the prompt (its own, beside the mixture's)",
+                                   low=0, metavar="W")
+
+    def check_prompt(self) -> None:
+        if self.prompt is not None and not self.prompt.strip():
+            raise SettingError("prompt", "the prompt is empty; leave it out for no text")
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,7 @@ class GenerationSettings(SamplingSettings):
     repaint: int = setting("RePaint resampling per step (ddim only)", low=0)
 
     def check(self) -> None:
+        self.check_prompt()
         if self.repaint and self.sampler != "ddim":
             raise SettingError("repaint", f"RePaint resampling needs the ddim sampler, not {self.sampler!r}")
 
@@ -154,6 +163,7 @@ class SeparationSettings(SamplingSettings):
                              "per-stem spectral slope extrapolated", choices=HIGH_BANDS)
 
     def check(self) -> None:
+        self.check_prompt()
         if self.refine and self.sampler == "plms":
             raise SettingError("refine", "refinement (a warm start) needs the ddim or dpmsolver++ sampler, not plms")
 

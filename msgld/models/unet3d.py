@@ -6,6 +6,12 @@ average-pooled to each level's (T, F) and ADDED to the features (broadcast over 
 channels) before every encoder, middle and decoder block (paper II-C; no FiLM). A condition
 of zeros (or None) is the null condition of classifier-free guidance: the network knows
 nothing else about guidance.
+
+Text (off unless `text_dim` > 0 in the config): a pooled sentence embedding [B, text_dim] is
+mapped by a bias-free MLP with a zero-initialised output layer (`TextEmbedding`) and added to
+the timestep embedding. Zeros are the null text. A config without `text_dim` builds the network
+and the state dict it always did, so weights made before text existed load unchanged; adding the
+pathway to such weights (`missing_text_keys`) gives the same outputs until it is trained.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from msgld.models.unet3d_blocks import (
-    Downsample3d, ResBlock3d, SelfAttention3d, Upsample3d, norm, timestep_embedding,
+    Downsample3d, ResBlock3d, SelfAttention3d, TextEmbedding, Upsample3d, norm, timestep_embedding,
 )
+
+TEXT_PREFIX = "text_embed."
 
 DEFAULTS = {
     "stems": ["bass", "drums", "guitar", "piano"],
@@ -59,6 +67,8 @@ class MultiTrackUNet(nn.Module):
         emb_dim = 4 * ch
         self.emb_dim = ch
         self.time_mlp = nn.Sequential(nn.Linear(ch, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.text_dim = int(cfg.get("text_dim") or 0)  # not in DEFAULTS: text-free configs stay as they were
+        self.text_embed = TextEmbedding(self.text_dim, emb_dim) if self.text_dim else None
         block = lambda ci, co, lvl: Block(ci, co, emb_dim, groups, lvl in attn_levels, cfg["head_dim"], cfg["dropout"])  # noqa: E731
 
         self.conv_in = nn.Conv3d(len(self.stems), ch, 3, padding=1)
@@ -110,8 +120,14 @@ class MultiTrackUNet(nn.Module):
             out.append(pooled.unsqueeze(1))
         return out
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """x [B, S, C, T, F], t [B] (or scalar), cond [B, C, T, F] or None -> eps [B, S, C, T, F]."""
+    @property
+    def has_text(self) -> bool:
+        return self.text_embed is not None
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None,
+                text: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, S, C, T, F], t [B] (or scalar), cond [B, C, T, F] or None, text [B, text_dim] or
+        None -> eps [B, S, C, T, F]."""
         b, s, c, tt, ff = x.shape
         if s != len(self.stems):
             raise ValueError(f"expected {len(self.stems)} stems {self.stems}, got {s}")
@@ -119,6 +135,8 @@ class MultiTrackUNet(nn.Module):
             raise ValueError(f"latent T={tt}, F={ff} must be divisible by {self.downsampling}")
         t = torch.as_tensor(t, device=x.device).expand(b) if torch.as_tensor(t).ndim == 0 else t
         emb = self.time_mlp(timestep_embedding(t, self.emb_dim).to(x.dtype))
+        if text is not None:
+            emb = emb + self.text_shift(text, b).to(emb.dtype)
         conds = self.pooled_conditions(cond.to(x.dtype) if cond is not None else None)
 
         h = self.conv_in(x)
@@ -141,6 +159,25 @@ class MultiTrackUNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
+    def text_shift(self, text: torch.Tensor, batch: int) -> torch.Tensor:
+        if self.text_embed is None:
+            raise ValueError("this U-Net has no text pathway (its config has no text_dim); it cannot take a text "
+                             "condition")
+        if text.shape != (batch, self.text_dim):
+            raise ValueError(f"expected text embeddings [{batch}, {self.text_dim}], got {tuple(text.shape)}")
+        return self.text_embed(text.to(self.text_embed.fc1.weight.dtype))
+
+
+def without_text(config: dict) -> dict:
+    """A U-Net config less its text setting (what two networks must share to exchange weights)."""
+    return {k: v for k, v in config.items() if k != "text_dim"}
+
+
+def missing_text_keys(missing: list[str], unexpected: list[str]) -> bool:
+    """Whether a non-strict load left out only the text pathway (weights of a text-free model)."""
+    return not unexpected and all(k.startswith(TEXT_PREFIX) for k in missing)
+
+
 def build_unet(config: dict) -> MultiTrackUNet:
     return MultiTrackUNet(config)
 
@@ -151,4 +188,5 @@ def build_ldm(config: dict) -> MultiTrackUNet:
     net = MultiTrackUNet(config["model"])
     net.diffusion_config = dict(config["diffusion"])
     net.latent_info = dict(config.get("latent", {}))
+    net.text_info = dict(config.get("text") or {})  # encoder name, dim, caption dropout (text models only)
     return net

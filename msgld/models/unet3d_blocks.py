@@ -85,3 +85,19 @@ class Upsample3d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.interpolate(x, scale_factor=(1.0, 2.0, 2.0), mode="nearest"))
+
+
+class TextEmbedding(nn.Module):
+    """A pooled sentence embedding [B, D] -> a shift [B, E] of the timestep embedding, which
+    every ResBlock turns into its own per-channel shift. Bias-free, so the null text (zeros)
+    maps to exactly zero; the output layer starts at zero, so a network with this pathway added
+    computes exactly what it computed without it until training moves that layer."""
+
+    def __init__(self, text_dim: int, emb_dim: int):
+        super().__init__()
+        self.fc1 = nn.Linear(text_dim, emb_dim, bias=False)
+        self.fc2 = nn.Linear(emb_dim, emb_dim, bias=False)
+        nn.init.zeros_(self.fc2.weight)
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.silu(self.fc1(text)))

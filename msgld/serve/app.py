@@ -156,7 +156,8 @@ def create_app(bundle, config: ServeConfig = ServeConfig(), clock=time.time, roo
         from msgld.inference.bundle import available_models
 
         return {"loaded": {"name": bundle.folder.name, "stems": bundle.stems, "sample_rate": SAMPLE_RATE,
-                           "window_seconds": bundle.window_samples / SAMPLE_RATE},
+                           "window_seconds": bundle.window_samples / SAMPLE_RATE,
+                           "text": getattr(bundle.ldm, "text_info", None) or None},
                 "available": available_models(),
                 "defaults": {"separate": type(pipelines.separator).defaults,
                              "generate": type(pipelines.generator).defaults},

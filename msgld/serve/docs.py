@@ -23,7 +23,9 @@ def form_body(properties: dict, required: tuple = ()) -> dict:
 
 SAMPLING = {"steps": field("sampler steps (default: the pipeline's)", "integer"),
             "sampler": field(f"one of {list(SAMPLERS)}"), "seed": field("seed of every random draw", "integer"),
-            "eta": field("DDIM eta (0 = deterministic)", "number")}
+            "eta": field("DDIM eta (0 = deterministic)", "number"),
+            "prompt": field("text prompt (models with a text pathway only; separation: an extra hint)"),
+            "text_guidance": field("guidance weight of the prompt", "number")}
 SEPARATE = form_body({"file": field("the mixture: any audio file soundfile decodes", binary=True), **SAMPLING,
                       "guidance": field("classifier-free guidance weight w", "number"),
                       "overlap": field("overlap of model windows, seconds", "number"),

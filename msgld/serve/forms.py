@@ -19,7 +19,8 @@ from msgld.inference.separator import METHODS, RECONSTRUCT
 from msgld.serve.config import ServeConfig
 from msgld.serve.uploads import UploadedFile
 
-COMMON = {"steps": int, "sampler": str, "seed": int, "eta": float}
+COMMON = {"steps": int, "sampler": str, "seed": int, "eta": float, "prompt": str, "text_guidance": float}
+MAX_PROMPT_CHARS = 500
 SEPARATE_FIELDS = {**COMMON, "guidance": float, "overlap": float, "ensemble": int, "method": str,
                    "reconstruct": str}
 GENERATE_FIELDS = {**COMMON, "duration": float}
@@ -72,6 +73,8 @@ def check_caps(values: dict, config: ServeConfig) -> dict:
     for name, choices in CHOICES.items():
         if name in values and values[name] not in choices:
             raise FormError(422, f"{name}: {values[name]!r} is not one of {list(choices)}")
+    if len(values.get("prompt", "")) > MAX_PROMPT_CHARS:
+        raise FormError(422, f"prompt: at most {MAX_PROMPT_CHARS} characters, got {len(values['prompt'])}")
     if "steps" in values and not 1 <= values["steps"] <= config.max_steps:
         raise FormError(422, f"steps must be between 1 and {config.max_steps}, got {values['steps']}")
     if "ensemble" in values and not 1 <= values["ensemble"] <= config.max_ensemble:

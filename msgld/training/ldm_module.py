@@ -6,6 +6,11 @@ regresses epsilon, v or x0 with the config's loss weighting (msgld.diffusion.obj
 exponential moving average of the weights is kept beside them; it is what validation reports as
 `val/loss_ema` and what is exported for sampling.
 
+Text (when the U-Net config has `text_dim`; msgld.text.config): items carry one of the track's
+prompt embeddings (msgld.data.text_cache), which the step drops to the null text with
+probability `text.dropout`, independently of the mixture. `train.init_from` may then name a
+text-free model: the text pathway starts at zero, so training starts from exactly that model.
+
 Validation draws timesteps uniformly (the recipe's own weighting, no dropout), and also reports
 `val/x0_mse_T_ema`: the conditional clean-latent error of the EMA model from pure noise at
 t = T - 1, which is what one-step separation decodes; it is comparable across objectives.
@@ -24,7 +29,8 @@ from msgld.data.remix import AugmentedLatents, augment_settings
 from msgld.diffusion.objective import diffusion_loss, objective_settings
 from msgld.diffusion.sampling import to_epsilon
 from msgld.diffusion.schedule import training_scheduler
-from msgld.models.unet3d import MultiTrackUNet
+from msgld.models.unet3d import MultiTrackUNet, missing_text_keys, without_text
+from msgld.text.config import text_settings
 
 
 class LDMModule(L.LightningModule):
@@ -39,6 +45,7 @@ class LDMModule(L.LightningModule):
         self.ema = copy.deepcopy(self.net).requires_grad_(False)
         self.scheduler = training_scheduler(config["diffusion"])
         self.objective = objective_settings(config.get("objective"))
+        self.text = text_settings(config)
         init_from = config.get("train", {}).get("init_from")
         if init_from:
             self.init_from(init_from)
@@ -47,12 +54,20 @@ class LDMModule(L.LightningModule):
     def init_from(self, path: str) -> None:
         """Start from exported LDM weights of the same architecture (net and EMA alike), e.g. the
         shipped model; the objective may differ (an epsilon model fine-tuned as a v model)."""
-        from msgld.weights import load_model
+        from pathlib import Path
 
+        from msgld.weights import load_model, weight_paths
+
+        if not weight_paths(path)[1].exists() and not Path(path).is_absolute():  # a path inside the package's repo
+            path = str(Path(__file__).resolve().parents[2] / path)
         source = load_model(path, kind="ldm")
-        if source.config != self.net.config:
+        if without_text(source.config) != without_text(self.net.config):
             raise ValueError(f"{path}: its U-Net config differs from the run's; cannot initialise from it")
-        self.net.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
+        state = {k: v.float() for k, v in source.state_dict().items()}
+        missing, unexpected = self.net.load_state_dict(state, strict=False)
+        if not missing_text_keys(missing, unexpected):  # only a new text pathway may be missing
+            raise ValueError(f"{path}: its weights do not fit the run's U-Net (missing {missing[:3]}, "
+                             f"unexpected {unexpected[:3]})")
         self.ema.load_state_dict(self.net.state_dict())
 
     @property
@@ -62,13 +77,34 @@ class LDMModule(L.LightningModule):
 
     @property
     def model_config(self) -> dict:
-        return {"model": self.config["model"], "diffusion": self.config["diffusion"], "latent": self.latent_info,
-                "objective": self.objective}
+        out = {"model": self.config["model"], "diffusion": self.config["diffusion"], "latent": self.latent_info,
+               "objective": self.objective}
+        if self.text is not None:
+            out["text"] = {"encoder": self.text["encoder"], "dim": self.net.text_dim, "dropout": self.text["dropout"]}
+        return out
+
+    def text_folder(self, data):
+        """The caption embeddings the run reads (None: a text-free model)."""
+        if self.text is None:
+            return None
+        from msgld.data.text_cache import default_text_folder
+
+        return self.text["cache"] or default_text_folder(data, self.text["encoder"])
+
+    def check_text(self, dataset: LatentDataset) -> None:
+        if self.text is None:
+            return
+        info = dataset.text.info
+        if info["encoder"] != self.text["encoder"] or int(info["dim"]) != self.net.text_dim:
+            raise ValueError(f"{dataset.text.folder}: caption embeddings of {info['encoder']} ({info['dim']} dims), "
+                             f"but the run's text is {self.text['encoder']} into text_dim {self.net.text_dim}")
 
     # -- data -------------------------------------------------------------------------------
     def build_loaders(self, data, opts):
         frames = self.config["data"]["latent_frames"]
-        train = LatentDataset(data, "train", frames, sample=True, seed=opts.seed)
+        text = self.text_folder(data)
+        train = LatentDataset(data, "train", frames, sample=True, seed=opts.seed, text=text)
+        self.check_text(train)
         if train.stems != list(self.config["model"]["stems"]):
             raise ValueError(f"{data}: cache stems {train.stems} differ from the model's {self.config['model']['stems']}")
         self.latent_info = {**{k: train.info[k] for k in ("scale_factor", "vae_hash", "compression", "stems")},
@@ -81,7 +117,7 @@ class LDMModule(L.LightningModule):
                             generator=torch.Generator().manual_seed(opts.seed))
         val_loader = None
         try:
-            val = LatentDataset(data, "validation", frames, sample=False, seed=opts.seed, fixed=True)
+            val = LatentDataset(data, "validation", frames, sample=False, seed=opts.seed, fixed=True, text=text)
             val_loader = DataLoader(val, batch_size=opts.batch_size, shuffle=False, num_workers=0)
         except ValueError:  # no validation split in the cache
             pass
@@ -90,7 +126,8 @@ class LDMModule(L.LightningModule):
     # -- steps ------------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = diffusion_loss(self.net, batch["stems"], batch["mixture"], self.scheduler, self.objective,
-                              always_keep=batch.get("remixed"))
+                              always_keep=batch.get("remixed"), text=batch.get("text"),
+                              text_dropout=self.text["dropout"] if self.text else 0.0)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["stems"].shape[0])
         return loss
 
@@ -108,17 +145,20 @@ class LDMModule(L.LightningModule):
         val_objective = {**self.objective, "cfg_dropout": 0.0, "timesteps": "uniform"}
         for name, net in (("val/loss", self.net), ("val/loss_ema", self.ema)):
             g.manual_seed(1000 + batch_idx)
-            loss = diffusion_loss(net, z0, cond, self.scheduler, val_objective, g)
+            loss = diffusion_loss(net, z0, cond, self.scheduler, val_objective, g, text=batch.get("text"))
             self.log(name, loss, prog_bar=name.endswith("ema"), batch_size=z0.shape[0], sync_dist=True)
-        self.log("val/x0_mse_T_ema", self.x0_error_at_T(z0, cond, g), batch_size=z0.shape[0], sync_dist=True)
+        self.log("val/x0_mse_T_ema", self.x0_error_at_T(z0, cond, g, batch.get("text")), batch_size=z0.shape[0],
+                 sync_dist=True)
 
-    def x0_error_at_T(self, z0: torch.Tensor, cond: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    def x0_error_at_T(self, z0: torch.Tensor, cond: torch.Tensor, g: torch.Generator,
+                      text: torch.Tensor | None = None) -> torch.Tensor:
         t_last = self.scheduler.config.num_train_timesteps - 1
         t = torch.full((z0.shape[0],), t_last, device=z0.device, dtype=torch.long)
         noise = torch.randn(z0.shape, generator=g, device=z0.device, dtype=z0.dtype)
         zt = self.scheduler.add_noise(z0, noise, t)
         a = self.scheduler.alphas_cumprod.to(z0.device)[t_last].to(z0.dtype)
-        eps = to_epsilon(self.ema(zt, t, cond).to(z0.dtype), zt, a, self.scheduler.config.prediction_type)
+        out = self.ema(zt, t, cond) if text is None else self.ema(zt, t, cond, text=text)
+        eps = to_epsilon(out.to(z0.dtype), zt, a, self.scheduler.config.prediction_type)
         x0 = (zt - (1 - a).sqrt() * eps) / a.sqrt()
         return torch.nn.functional.mse_loss(x0.float(), z0.float())
 

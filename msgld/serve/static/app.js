@@ -87,6 +87,8 @@ function addNumber(form, name, input) {
   if (value !== "") form.append(name, value);
 }
 
+const addText = addNumber;  // a non-empty text field, sent as typed
+
 // --- tabs -------------------------------------------------------------------------------------
 
 for (const tab of document.querySelectorAll(".tab")) {
@@ -144,6 +146,7 @@ $("sep-go").onclick = () => {
 
 $("gen-go").onclick = () => {
   const form = new FormData();
+  addText(form, "prompt", "gen-prompt");
   addNumber(form, "duration", "gen-duration");
   addNumber(form, "seed", "gen-seed");
   addNumber(form, "steps", "gen-steps");
@@ -193,6 +196,7 @@ $("arr-go").onclick = () => {
   try { given.forEach(([, f]) => checkSize(f)); } catch (e) { showError(e.message); return; }
   for (const [stem, file] of given) form.append(stem, file, file.name);
   form.append("generate", wanted.join(","));
+  addText(form, "prompt", "arr-prompt");
   addNumber(form, "seed", "arr-seed");
   addNumber(form, "steps", "arr-steps");
   run("arrange", form);
@@ -218,6 +222,7 @@ async function start() {
     $("model").textContent = `model ${models.loaded.name} · stems: ${state.stems.join(", ")} · ` +
                              `uploads up to ${state.maxUploadMb} MB`;
     $("gen-duration").max = health.limits.max_duration_s;
+    for (const el of document.querySelectorAll(".text-only")) el.hidden = !models.loaded.text;  // text models only
     arrangeRows(state.stems);
   } catch (e) {
     $("model").textContent = "not connected";
