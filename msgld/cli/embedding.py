@@ -13,7 +13,7 @@ def run_train(args: argparse.Namespace) -> int:
     from msgld.training.stemfit import train_stemfit
 
     state = train_stemfit(args.data, args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                          every=args.every, val_examples=args.val_examples, max_minutes=args.max_minutes, resume=args.resume, preset=args.preset)
+                          every=args.every, val_examples=args.val_examples, pool=args.pool, max_minutes=args.max_minutes, resume=args.resume, preset=args.preset)
     last = state["history"][-1] if state["history"] else {}
     print(f"step {state['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.startswith("val")))
     return 0
@@ -34,9 +34,10 @@ def register(subparsers) -> None:
     p.add_argument("--data", required=True, help="dataset root: DIR/{train,validation}/<track>/<stem>.wav")
     p.add_argument("--out", required=True, help="run folder (checkpoint.safetensors + checkpoint.json)")
     p.add_argument("--preset", default="slakh2100", help="data preset naming the stems")
-    p.add_argument("--steps", type=int, default=3000, help="total steps (default 3000)")
+    p.add_argument("--steps", type=int, default=1500, help="total steps (default 1500)")
+    p.add_argument("--pool", type=int, default=6144, help="training examples made once and drawn from (default 6144)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of every batch (recorded)")
     p.add_argument("--every", type=int, default=250, help="validate and checkpoint every N steps")
     p.add_argument("--val-examples", type=int, default=256, help="fixed validation examples (default 256)")

@@ -1,9 +1,12 @@
 """Train `stemfit` (msgld.models.stemfit): real mixtures against time-shifted and swapped stems.
 
-A plain loop (the model is small; no Lightning needed). Batch k is drawn from
-`default_rng([seed, k])`, so the run is deterministic and a resumed run continues exactly as
-an uninterrupted one would (same thread count). Every `every` steps: the loss and accuracy on
-a fixed set of examples of the validation split (drawn once with the seed), and a checkpoint:
+A plain loop (the model is small; no Lightning needed). Reading and mixing the stems costs far
+more than a step, so the examples are made once: a pool of `pool` training examples (chunk c
+of 256 drawn from `default_rng([seed, 2**21 + c])`), their features kept in
+`RUN/pool.safetensors`; batch k takes `batch_size` of them by `default_rng([seed, k])`. So the
+run is deterministic and a resumed run continues exactly as an uninterrupted one would (same
+thread count). Every `every` steps: the loss and accuracy on a fixed set of examples of the
+validation split (drawn once with the seed), and a checkpoint:
 `RUN/checkpoint.safetensors` (model and Adam state) + `RUN/checkpoint.json` (step, history,
 settings), written atomically. `export_stemfit` writes the weights pair that
 `msgld.eval.embeddings` loads (`msgld/pretrained/stemfit/stemfit.{safetensors,json}`).
@@ -22,13 +25,43 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from msgld.atomic import atomic_output, atomic_write_text
-from msgld.audio.mel import MelFrontEnd
 from msgld.models.stemfit import DEFAULT_CONFIG, StemFitNet, build_stemfit
 from msgld.training.stemfit_data import KINDS, FitExamples
 from msgld.weights import save_model
 
 log = logging.getLogger("msgld.stemfit")
 VAL_SEED = 1 << 20
+POOL_SEED = 1 << 21
+CHUNK = 256
+
+
+def features(model: StemFitNet, examples: FitExamples, rng: np.random.Generator, count: int) -> tuple:
+    """(feature windows [count, 12 + bands, window], labels [count], kinds) of `count` new examples."""
+    mix, labels, kinds = examples.batch(rng, count)
+    with torch.no_grad():
+        feats = model.front(mix)[..., : model.window]
+    return feats, labels, kinds
+
+
+def example_pool(run: Path, model: StemFitNet, examples: FitExamples, size: int, seed: int, progress: bool) -> tuple:
+    """The training pool (made once, in chunks, and kept in RUN/pool.safetensors)."""
+    path = run / "pool.safetensors"
+    if path.exists():
+        stored = load_file(str(path))
+        if stored["labels"].shape[0] == size and int(stored["seed"][0]) == seed:
+            return stored["features"].float(), stored["labels"]
+    parts, labels = [], []
+    for c, first in enumerate(range(0, size, CHUNK)):
+        f, y, _ = features(model, examples, np.random.default_rng([seed, POOL_SEED + c]), min(CHUNK, size - first))
+        parts.append(f.half())
+        labels.append(y)
+        if progress:
+            log.info("example pool: %d / %d", first + f.shape[0], size)
+    out = {"features": torch.cat(parts).contiguous(), "labels": torch.cat(labels).contiguous(),
+           "seed": torch.tensor([seed])}
+    with atomic_output(path) as tmp:
+        save_file(out, str(tmp))
+    return out["features"].float(), out["labels"]
 
 
 def save_checkpoint(run: Path, model: StemFitNet, opt: torch.optim.Optimizer, state: dict) -> None:
@@ -55,14 +88,10 @@ def load_checkpoint(run: Path, model: StemFitNet, opt: torch.optim.Optimizer) ->
     return state
 
 
-def mels_of(front: MelFrontEnd, mixtures: torch.Tensor, window: int) -> torch.Tensor:
-    return front(mixtures)[:, :window]
-
-
 @torch.no_grad()
-def validate(model: StemFitNet, mels: torch.Tensor, labels: torch.Tensor, kinds: list[str]) -> dict:
+def validate(model: StemFitNet, feats: torch.Tensor, labels: torch.Tensor, kinds: list[str]) -> dict:
     model.eval()
-    logits = torch.cat([model(mels[i : i + 64]) for i in range(0, len(mels), 64)])
+    logits = torch.cat([model(feats[i : i + 64]) for i in range(0, len(feats), 64)])
     model.train()
     right = (logits > 0).float() == labels
     out = {"val_loss": float(F.binary_cross_entropy_with_logits(logits, labels)), "val_acc": float(right.float().mean())}
@@ -73,8 +102,9 @@ def validate(model: StemFitNet, mels: torch.Tensor, labels: torch.Tensor, kinds:
     return out
 
 
-def train_stemfit(data: str | Path, out: str | Path, steps: int = 3000, batch_size: int = 32, lr: float = 1e-3,
-                  seed: int = 0, every: int = 250, val_examples: int = 256, max_minutes: float | None = None,
+def train_stemfit(data: str | Path, out: str | Path, steps: int = 1500, batch_size: int = 32, lr: float = 3e-3,
+                  seed: int = 0, every: int = 250, val_examples: int = 256, pool: int = 6144,
+                  max_minutes: float | None = None,
                   resume: bool = False, config: dict | None = None, preset: str = "slakh2100",
                   progress: bool = True) -> dict:
     """Train until `steps` (or `max_minutes` of wall time; the checkpoint is saved); returns the state."""
@@ -84,13 +114,13 @@ def train_stemfit(data: str | Path, out: str | Path, steps: int = 3000, batch_si
     torch.manual_seed(seed)
     model = build_stemfit(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    front = MelFrontEnd()
-    window_samples = cfg["window"] * front.cfg.hop_length
+    window_samples = cfg["window"] * cfg["hop"]
     train_set = FitExamples(data, "train", preset, window=window_samples)
     val_set = FitExamples(data, "validation", preset, window=window_samples)
     settings = {"data": str(Path(data).resolve()), "seed": seed, "batch_size": batch_size, "lr": lr, "steps": steps,
                 "config": cfg, "train": train_set.settings(), "validation": val_set.settings(),
-                "val_examples": val_examples, "batch_rng": "numpy default_rng([seed, step])"}
+                "val_examples": val_examples, "pool": pool,
+                "batch_rng": "numpy default_rng([seed, step]) over the pool"}
     state = {"step": 0, "cpu_seconds": 0.0, "history": [], "settings": settings}
     if resume and (run / "checkpoint.json").exists():
         state = load_checkpoint(run, model, opt)
@@ -98,17 +128,14 @@ def train_stemfit(data: str | Path, out: str | Path, steps: int = 3000, batch_si
             raise ValueError(f"{run}: its checkpoint has another seed or config; use another --out")
         state["settings"]["steps"] = steps
         log.info("resumed %s at step %d", run, state["step"])
-    val_mix, val_labels, val_kinds = val_set.batch(np.random.default_rng([seed, VAL_SEED]), val_examples)
-    with torch.no_grad():
-        val_mels = mels_of(front, val_mix, cfg["window"])
     started, cpu0 = time.time(), time.process_time()
+    val_feats, val_labels, val_kinds = features(model, val_set, np.random.default_rng([seed, VAL_SEED]), val_examples)
+    pool_feats, pool_labels = example_pool(run, model, train_set, pool, seed, progress)
     model.train()
     while state["step"] < steps:
         step = state["step"]
-        mix, labels, _ = train_set.batch(np.random.default_rng([seed, step]), batch_size)
-        with torch.no_grad():
-            mels = mels_of(front, mix, cfg["window"])
-        loss = F.binary_cross_entropy_with_logits(model(mels), labels)
+        index = torch.from_numpy(np.random.default_rng([seed, step]).choice(pool, batch_size, replace=False))
+        loss = F.binary_cross_entropy_with_logits(model(pool_feats[index]), pool_labels[index])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -117,7 +144,7 @@ def train_stemfit(data: str | Path, out: str | Path, steps: int = 3000, batch_si
         if state["step"] % every == 0 or state["step"] == steps or out_of_time:
             state["cpu_seconds"] = round(state["cpu_seconds"] + time.process_time() - cpu0, 1)
             cpu0 = time.process_time()
-            record = {"step": state["step"], "train_loss": float(loss.detach()), **validate(model, val_mels, val_labels, val_kinds),
+            record = {"step": state["step"], "train_loss": float(loss.detach()), **validate(model, val_feats, val_labels, val_kinds),
                       "cpu_seconds": state["cpu_seconds"]}
             state["history"].append(record)
             save_checkpoint(run, model, opt, state)
