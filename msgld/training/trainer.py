@@ -23,8 +23,8 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass, fields
-from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
@@ -142,6 +142,24 @@ class SetEpoch(Callback):
             dataset.set_epoch(trainer.current_epoch)
 
 
+class LaunchTimer(Callback):
+    """Stop after `minutes` of wall time of this launch and save the last checkpoint.
+    (Lightning's `max_time` restores its clock from a resumed checkpoint, so it counts earlier
+    launches too and a resumed run over its budget stops at once.)"""
+
+    def __init__(self, minutes: float, out: Path):
+        self.seconds, self.out = 60 * minutes, Path(out)
+        self.started = None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.started = time.monotonic()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not trainer.should_stop and time.monotonic() - self.started >= self.seconds:
+            trainer.should_stop = True
+            trainer.save_checkpoint(last_checkpoint(self.out))
+
+
 def checkpoint_dir(out: Path) -> Path:
     return Path(out) / "checkpoints"
 
@@ -202,6 +220,8 @@ def build_trainer(opts: RunOptions, monitor: str | None = None, mode: str = "min
                         enable_version_counter=False),  # a forked run's copied last.ckpt is overwritten
         SetEpoch(),
     ]
+    if opts.max_minutes is not None:
+        cbs.append(LaunchTimer(opts.max_minutes, opts.out))
     if monitor:
         cbs.append(ModelCheckpoint(dirpath=ckpt, filename="best", monitor=monitor, mode=mode, save_top_k=1,
                                    enable_version_counter=False, auto_insert_metric_name=False))
@@ -219,7 +239,6 @@ def build_trainer(opts: RunOptions, monitor: str | None = None, mode: str = "min
     return L.Trainer(
         default_root_dir=opts.out,
         max_steps=opts.max_steps,
-        max_time=None if opts.max_minutes is None else timedelta(minutes=opts.max_minutes),
         max_epochs=-1,
         accelerator=opts.accelerator,
         devices=opts.devices,

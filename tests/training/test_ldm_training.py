@@ -112,3 +112,14 @@ def test_fork_continues_a_run_with_a_changed_setting(cache, tmp_path):
     source = json.loads((tmp_path / "a" / "config.json").read_text())
     assert "augment" not in source["config"]["data"]
     assert main([*base, *arm]) == 2  # refuses to fork over checkpoints
+
+
+def test_max_minutes_counts_this_launch_only(cache, tmp_path):
+    args = ["train", "ldm", "--data", str(cache), "--out", str(tmp_path / "t"), "--batch-size", "2", "--no-progress",
+            "--max-steps", "100", "--max-minutes", "0.00001", "--val-every", "50", "--checkpoint-every", "50", *SMALL]
+    assert main(args) == 0  # out of time after its first step: that step is checkpointed
+    step = torch.load(tmp_path / "t" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"]
+    assert step == 1
+    assert main([*args, "--resume"]) == 0  # a resumed launch gets its own minutes, not the earlier ones'
+    step = torch.load(tmp_path / "t" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"]
+    assert step == 2
