@@ -14,6 +14,8 @@ def test_diffusion_methods_in_evaluate(debug_model, tmp_path):
         res = json.loads(out.read_text())
         assert res["method"] == method and res["clips"] == 2 and res["method_settings"]["steps"] == 1
     out = tmp_path / "arr.json"
-    assert main(["evaluate", "arrangement", "--method", "msgld", "--subsets", "B", "--out", str(out), *common]) == 0
+    sets = ["--limit", "4", "--evaluated", "2", "--references", "time-shifted"]  # set B needs 2 clips
+    assert main(["evaluate", "arrangement", "--method", "msgld", "--subsets", "B", "--out", str(out), *common, *sets]) == 0
     out = tmp_path / "gen.json"
-    assert main(["evaluate", "generation", "--samples", "msgld", "--num-samples", "2", "--out", str(out), *common]) == 0
+    assert main(["evaluate", "generation", "--samples", "msgld", "--num-samples", "2", "--out", str(out), *common,
+                 *sets]) == 0
