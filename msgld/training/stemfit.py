@@ -49,11 +49,11 @@ def example_pool(run: Path, model: StemFitNet, examples: FitExamples, size: int,
     if path.exists():
         stored = load_file(str(path))
         if stored["labels"].shape[0] == size and int(stored["seed"][0]) == seed:
-            return stored["features"].float(), stored["labels"]
+            return stored["features"], stored["labels"]
     parts, labels = [], []
     for c, first in enumerate(range(0, size, CHUNK)):
         f, y, _ = features(model, examples, np.random.default_rng([seed, POOL_SEED + c]), min(CHUNK, size - first))
-        parts.append(f.half())
+        parts.append(f)  # float32: chroma power overflows float16
         labels.append(y)
         if progress:
             log.info("example pool: %d / %d", first + f.shape[0], size)
@@ -136,6 +136,8 @@ def train_stemfit(data: str | Path, out: str | Path, steps: int = 1500, batch_si
         step = state["step"]
         index = torch.from_numpy(np.random.default_rng([seed, step]).choice(pool, batch_size, replace=False))
         loss = F.binary_cross_entropy_with_logits(model(pool_feats[index]), pool_labels[index])
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"stemfit: loss {float(loss)} at step {step}; the last checkpoint is in {run}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

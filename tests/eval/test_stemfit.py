@@ -51,7 +51,8 @@ def test_training_resumes_exactly_and_exports(fit_folder, tmp_path):
     assert straight["step"] == resumed["step"] == 4 and [h["step"] for h in resumed["history"]] == [2, 4]
     a, b = load_file(str(tmp_path / "a" / "checkpoint.safetensors")), load_file(str(tmp_path / "b" / "checkpoint.safetensors"))
     assert a.keys() == b.keys() and any(k.startswith("opt.") for k in a)
-    assert (tmp_path / "b" / "pool.safetensors").exists()  # made once, reused on resume
+    pool = load_file(str(tmp_path / "b" / "pool.safetensors"))  # made once, reused on resume
+    assert pool["features"].dtype == torch.float32 and bool(torch.isfinite(pool["features"]).all())
     for key in a:
         assert torch.equal(a[key], b[key]), key
     with pytest.raises(ValueError, match="another seed or config"):
