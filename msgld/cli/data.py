@@ -127,7 +127,7 @@ def encode_text(args: argparse.Namespace) -> int:
             print(f"encode-text {split}: {done}/{total}")
 
     info = encode_captions(args.data, out, args.encoder, splits=args.splits.split(",") if args.splits else None,
-                           variants=args.variants, seed=args.seed, progress=progress)
+                           variants=args.variants, seed=args.seed, progress=progress, cache=args.cache)
     print(f"{out}: {info['encoder']} embeddings ({info['dim']} dims) of each caption and {info['variants']} "
           f"varied prompts, {', '.join(info['splits'])}")
     return 0
@@ -140,7 +140,8 @@ def add_encode_text(sub) -> None:
                        description="Embed each track's caption (metadata.yaml) and seeded varied prompts with a "
                                    "text encoder, once, beside a latent cache. Rerunning skips finished tracks.")
     p.add_argument("--data", required=True, help="dataset folder ({split}/<track>/metadata.yaml)")
-    p.add_argument("--cache", help="latent cache: write CACHE/text/ENCODER (where training looks by default)")
+    p.add_argument("--cache", help="latent cache: embed the tracks it holds (default: every track of DATA) and "
+                                   "write CACHE/text/ENCODER unless --out says otherwise (where training looks)")
     p.add_argument("--out", help="the folder to write instead (set data.text_cache=OUT when training)")
     p.add_argument("--encoder", default=DEFAULT_ENCODER, choices=sorted(ENCODERS), help="text encoder")
     p.add_argument("--variants", type=int, default=16, help="varied prompts per track, beside its caption")

@@ -45,8 +45,9 @@ def track_folders(data: Path, split: str) -> list[Path]:
 
 def encode_captions(data: str | Path, out: str | Path, encoder: str, splits: list[str] | None = None,
                     variants: int = 16, seed: int = 0, progress: Callable[[str, int, int], None] | None = None,
-                    batch: int = 64) -> dict:
-    """Embed every track's caption and `variants` varied prompts; returns the folder's description."""
+                    batch: int = 64, cache: str | Path | None = None) -> dict:
+    """Embed every track's caption and `variants` varied prompts (with `cache`, a latent cache:
+    only the tracks it holds); returns the folder's description."""
     from msgld.data.latent_cache import save_tensors
     from msgld.text.encoders import encode_texts, load_encoder
     from msgld.text.prompts import prompt_variants
@@ -68,6 +69,9 @@ def encode_captions(data: str | Path, out: str | Path, encoder: str, splits: lis
     atomic_write_text(saved, json.dumps(info, indent=2) + "\n")
     for split in splits:
         folders = track_folders(data, split)
+        if cache is not None:
+            held = {f.stem for f in (Path(cache) / split).glob("*.safetensors") if not f.name.startswith(".")}
+            folders = [f for f in folders if f.name in held]
         todo = [f for f in folders if not (out / split / f"{f.name}.safetensors").exists()]
         for start in range(0, len(todo), batch):
             group = todo[start : start + batch]

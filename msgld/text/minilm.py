@@ -6,6 +6,7 @@ model is loaded from that local folder with `local_files_only`, so no request is
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -21,11 +22,25 @@ def go_offline() -> None:
     """No hub requests from huggingface_hub, transformers or sentence-transformers."""
     for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         os.environ[key] = "1"
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    for key in ("HF_HUB_DISABLE_TELEMETRY", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        os.environ.setdefault(key, "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:  # imported already (diffusers imports it): its constants were read at import
         import huggingface_hub.constants as hub
 
         hub.HF_HUB_OFFLINE = True
+    except ImportError:
+        pass
+
+
+def quiet() -> None:
+    """No "Loading ..." lines or weight-loading progress bars from the libraries."""
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
     except ImportError:
         pass
 
@@ -52,6 +67,7 @@ class MiniLMEncoder:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:
             raise TextEncoderError(f"the text encoder {self.name} needs sentence-transformers: {INSTALL}") from e
+        quiet()
         self.model = SentenceTransformer(str(folder), device=device, local_files_only=True)
         self.model.eval()
 

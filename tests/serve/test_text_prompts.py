@@ -1,0 +1,43 @@
+"""Prompts through the HTTP API: a model with a text pathway takes them (recorded in run.json);
+one without refuses with 422 and the reason, before anything is queued."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from msgld.inference.bundle import load_bundle
+from msgld.inference.debug_model import make_debug_model
+from tests.serve.conftest import wait_for
+
+from fastapi.testclient import TestClient  # noqa: E402  (conftest skips without fastapi)
+
+from msgld.serve.app import create_app  # noqa: E402
+from msgld.serve.config import ServeConfig  # noqa: E402
+
+
+@pytest.fixture
+def text_client(tmp_path_factory, tmp_path):
+    bundle = load_bundle(make_debug_model(tmp_path_factory.mktemp("debug-text"), text_encoder="keywords"))
+    with TestClient(create_app(bundle, ServeConfig(), root=tmp_path / "root")) as client:
+        yield client
+
+
+def test_generate_with_a_prompt_records_it(text_client):
+    assert text_client.get("/api/models").json()["loaded"]["text"]["encoder"] == "keywords"
+    r = text_client.post("/api/generate", data={"duration": "1", "steps": "1", "prompt": "slow jazz",
+                                                "text_guidance": "2"})
+    assert r.status_code == 202, r.text
+    job = wait_for(text_client, r.json())
+    assert job["state"] == "done", job["error"]
+    record = json.loads(text_client.get(f"{job['url']}/files/run.json").content)
+    assert record["settings"]["prompt"] == "slow jazz" and record["settings"]["text_guidance"] == 2.0
+
+
+def test_a_model_without_text_refuses_a_prompt(client):
+    assert client.get("/api/models").json()["loaded"]["text"] is None
+    r = client.post("/api/generate", data={"duration": "1", "prompt": "slow jazz"})
+    assert r.status_code == 422 and "no text pathway" in r.json()["detail"]
+    r = client.post("/api/generate", data={"duration": "1", "prompt": "x" * 501})
+    assert r.status_code == 422 and "at most 500 characters" in r.json()["detail"]
