@@ -76,3 +76,10 @@ def test_cli_train_and_export(fit_folder, tmp_path, capsys):
     assert "step 2:" in capsys.readouterr().out
     assert main(["embedding", "export", str(run), "--to", str(tmp_path / "w" / "stemfit")]) == 0
     assert (tmp_path / "w" / "stemfit.safetensors").exists() and (tmp_path / "w" / "stemfit.json").exists()
+
+
+def test_shipped_weights_load_and_embed():
+    emb = get_embedding("stemfit")
+    assert emb.settings()["training"]["step"] > 0 and emb.settings()["weights"].endswith("stemfit.safetensors")
+    frames = emb(0.1 * torch.randn(1, 163840, generator=torch.Generator().manual_seed(1)))
+    assert frames.shape == (1, 13, 64) and bool(torch.isfinite(frames).all())
