@@ -157,7 +157,7 @@ class LaunchTimer(Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if not trainer.should_stop and time.monotonic() - self.started >= self.seconds:
             trainer.should_stop = True
-            trainer.save_checkpoint(last_checkpoint(self.out))
+            trainer.save_checkpoint(last_checkpoint(self.out), weights_only=False)  # the full state, to resume
 
 
 def checkpoint_dir(out: Path) -> Path:
