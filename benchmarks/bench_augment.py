@@ -8,13 +8,13 @@ time of the tiny U-Net's training step on the same batch shape.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
 from torch.utils.data import default_collate
 
 from benchmarks.bench_ldm_train import time_steps
+from benchmarks.timing import report
 from msgld.config import load_config
 from msgld.data.latent_cache import LatentDataset
 from msgld.data.remix import AugmentedLatents
@@ -57,10 +57,4 @@ if __name__ == "__main__":
     parser.add_argument("--out")
     args = parser.parse_args()
     rows = run(args.cache, args.batch, args.frames, args.batches)
-    keys = list(rows[0])
-    print(" | ".join(keys))
-    for r in rows:
-        print(" | ".join(str(r[k]) for k in keys))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(rows, f, indent=2)
+    report(rows, args.out)

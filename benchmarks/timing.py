@@ -26,3 +26,16 @@ def row(name: str, seconds: float, audio_seconds: float | None = None, **extra) 
         out["x_realtime"] = round(audio_seconds / seconds, 1) if seconds > 0 else None
     out.update(extra)
     return out
+
+
+def report(rows: list[dict], out: str | None = None) -> None:
+    """Print rows as a `|`-separated table (keys of the first row) and write them to `out` as JSON."""
+    import json
+
+    keys = list(rows[0])
+    print(" | ".join(keys))
+    for r in rows:
+        print(" | ".join(str(r[k]) for k in keys))
+    if out:
+        with open(out, "w") as f:
+            json.dump(rows, f, indent=2)

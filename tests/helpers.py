@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import torch
 
 
 def tone_stems(seconds: float, sr: int, seed: int, stems=("bass", "drums", "guitar", "piano")) -> dict[str, np.ndarray]:
@@ -31,3 +32,15 @@ def write_track(folder: Path, stems: dict[str, np.ndarray], sr: int, stereo: boo
     for name, wave in stems.items():
         data = np.stack([wave, 0.5 * wave], axis=1) if stereo else wave
         sf.write(folder / f"{name}.wav", data, sr, subtype="FLOAT")
+
+
+def save_tiny_vae(folder: Path) -> Path:
+    """A seeded 8-channel VAE saved as FOLDER/vae: the encoder of the tests' latent caches."""
+    from msgld.models.vae import build_vae
+    from msgld.weights import save_model
+
+    torch.manual_seed(0)
+    vae = build_vae({"channels": 8, "channel_mult": [1, 2, 4], "num_res_blocks": 1, "norm_groups": 4,
+                     "mid_attention": False})
+    save_model(vae, folder / "vae", "vae", vae.config)
+    return folder / "vae"

@@ -7,18 +7,14 @@ from msgld.data.latent_cache import LatentDataset, encode_dataset, encode_signal
 from msgld.data.remix import AugmentedLatents, augment_settings
 from msgld.data.stems_dataset import DatasetError
 from msgld.diffusion.objective import drop_condition
-from msgld.models.vae import build_vae
-from msgld.weights import save_model
+from tests.helpers import save_tiny_vae
 
 FRAMES = 32
 
 
 @pytest.fixture
 def cache(slakh_dir, tmp_path):
-    torch.manual_seed(0)
-    vae = build_vae({"channels": 8, "channel_mult": [1, 2, 4], "num_res_blocks": 1, "norm_groups": 4,
-                     "mid_attention": False})
-    save_model(vae, tmp_path / "vae", "vae", vae.config)
+    save_tiny_vae(tmp_path)
     encode_dataset(slakh_dir, tmp_path / "vae", tmp_path / "cache", splits=["train"])
     return tmp_path / "cache"
 

@@ -13,9 +13,9 @@ import yaml
 from msgld.cli import main
 from msgld.data.latent_cache import encode_dataset
 from msgld.data.text_cache import encode_captions
-from msgld.models.vae import build_vae
 from msgld.training.ldm_module import LDMModule
-from msgld.weights import load_model, save_model
+from msgld.weights import load_model
+from tests.helpers import save_tiny_vae
 
 SMALL = ["--set", "model.channels=8", "--set", "model.channel_mult=[1,2]", "--set", "model.attention_levels=[1]",
          "--set", "model.head_dim=8", "--set", "model.norm_groups=4", "--set", "data.latent_frames=32"]
@@ -24,10 +24,7 @@ TEXT = ["--set", "model.text_dim=256", "--set", "text.encoder=keywords", "--set"
 
 @pytest.fixture
 def text_cache(slakh_dir, tmp_path):
-    torch.manual_seed(0)
-    vae = build_vae({"channels": 8, "channel_mult": [1, 2, 4], "num_res_blocks": 1, "norm_groups": 4,
-                     "mid_attention": False})
-    save_model(vae, tmp_path / "vae", "vae", vae.config)
+    save_tiny_vae(tmp_path)
     for k, style in enumerate(("jazz", "metal", "funk")):
         meta = {"track": f"Track{k:05d}", "style": style, "tempo": {"bpm": 90 + 30 * k}, "meter": "4/4",
                 "key": "C major", "caption": f"a {style} band in C major at {90 + 30 * k} BPM",

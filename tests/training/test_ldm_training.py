@@ -10,8 +10,8 @@ from safetensors.torch import load_file
 
 from msgld.cli import main
 from msgld.data.latent_cache import encode_dataset
-from msgld.models.vae import build_vae
 from msgld.weights import load_model, save_model
+from tests.helpers import save_tiny_vae
 
 SMALL = ["--set", "model.channels=8", "--set", "model.channel_mult=[1,2]", "--set", "model.attention_levels=[1]",
          "--set", "model.head_dim=8", "--set", "model.norm_groups=4", "--set", "data.latent_frames=32"]
@@ -19,10 +19,7 @@ SMALL = ["--set", "model.channels=8", "--set", "model.channel_mult=[1,2]", "--se
 
 @pytest.fixture
 def cache(slakh_dir, tmp_path):
-    torch.manual_seed(0)
-    vae = build_vae({"channels": 8, "channel_mult": [1, 2, 4], "num_res_blocks": 1, "norm_groups": 4,
-                     "mid_attention": False})
-    save_model(vae, tmp_path / "vae", "vae", vae.config)
+    save_tiny_vae(tmp_path)
     # the fixture's test split has 2.5 s: too short for a crop; use train as validation too
     encode_dataset(slakh_dir, tmp_path / "vae", tmp_path / "cache", splits=["train"])
     os.symlink(tmp_path / "cache" / "train", tmp_path / "cache" / "validation")
