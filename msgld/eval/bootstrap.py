@@ -6,7 +6,10 @@ reference set B and of every compared set A with replacement (`draws` times, fro
 percentiles. Draws are shared: every set A of the same size uses the same resampled indices
 and every row the same draws of B, so two rows can be compared draw by draw (`p_above`: the
 share of draws in which a row's FAD exceeds another's). A set with duplicated clips holds
-less variety, so bootstrap FADs sit above the point value; read the interval as the spread.
+less variety, so bootstrap FADs sit above the point value (with 16 clips often entirely above
+it); the interval is therefore bias-corrected: the percentiles are shifted by the draws' median
+excess over the point value (`bias`, recorded), and clipped at 0, so it brackets the point value
+and keeps the spread.
 
 Per draw the statistics come from per-clip moments (count, sum, sum of outer products), and
 tr((S_a S_b)^(1/2)) = sum of the square roots of the eigenvalues of S_b^(1/2) S_a S_b^(1/2)
@@ -119,7 +122,9 @@ class FadBootstrap:
             values = np.array([fast_frechet(*_gaussian(moments, w), mean_b, cov_b, root_b)
                                for w, (mean_b, cov_b, root_b) in zip(self.weights_a(len(compared)), self._b)])
             self._values[compared] = values
-            out["ci95"] = [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
+            bias = float(np.median(values)) - out["fad"]
+            out["ci95"] = [max(float(np.percentile(values, 2.5)) - bias, 0.0), float(np.percentile(values, 97.5)) - bias]
+            out["bias"] = bias
         if min(out["frames_a"], out["frames_b"]) <= self.reference.dim:
             out["note"] = f"fewer frames than the embedding's {self.reference.dim} dimensions"
         return out

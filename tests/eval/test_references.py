@@ -51,6 +51,19 @@ def test_bootstrap_interval_and_paired_draws():
     assert again["ci95"] == same_row["ci95"]  # seeded
 
 
+def test_bootstrap_interval_brackets_the_point_value():
+    # few clips of few frames: resampling with duplicates inflates every draw's FAD, so raw
+    # percentiles would lie entirely above the point value; the bias-corrected interval does not
+    rng = np.random.default_rng(2)
+    reference, few = clips(rng, 40, frames=8, dim=4), clips(rng, 8, frames=4, dim=4, shift=0.1)
+    row = FadBootstrap(reference, draws=200, seed=0).row(few)
+    raw = FadBootstrap(reference, draws=200, seed=0)
+    raw.row(few)
+    assert np.percentile(raw._values[few], 2.5) > row["fad"]  # the inflation this corrects
+    lo, hi = row["ci95"]
+    assert 0 <= lo <= row["fad"] <= hi and row["bias"] > 0
+
+
 def test_split_sets_are_disjoint_and_seeded():
     a, b = split_sets(11, None, seed=3)
     assert len(a) == 6 and len(b) == 5 and sorted(a + b) == list(range(11))
