@@ -7,8 +7,11 @@ the equal-budget recipe ablation of the README.
 
 A training run folder (it has checkpoints/) is exported (`--which`, default last: the EMA
 weights) and packed with the shipped model's VAE and vocoder; a model folder is used as is.
-Every (model, cell) pair separates the same clips (spread over the split, at most one per
-track where possible) with the same seeds. Prints one row per pair and writes JSON.
+A source `METHOD:WEIGHTS` scores another registered separation method of `msgld evaluate`
+on the same clips, e.g. the HT-Demucs peer: `demucs:RUN/weights/best/demucs` (cells are then
+its options, e.g. `--cell shifts=0`). Every (model, cell) pair separates the same clips (spread
+over the split, at most one per track where possible) with the same seeds. Prints one row per
+pair and writes JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,6 +50,8 @@ def model_for(source: str, work: Path, which: str = "last") -> tuple[str, dict]:
     from msgld.weights import weight_paths
 
     path = Path(source)
+    if method_source(source):
+        return source, {"method": source}
     if not (path / "checkpoints").is_dir():
         return str(model_folder(source)), {"model": source}
     shipped = model_folder(DEFAULT_MODEL)
@@ -55,21 +61,49 @@ def model_for(source: str, work: Path, which: str = "last") -> tuple[str, dict]:
     return str(folder), {"run": str(path), "step": info.get("training", {}).get("steps")}
 
 
+def method_source(source: str) -> tuple[str, str] | None:
+    """"demucs:PATH" -> ("demucs", PATH) for a registered separation method other than msgld."""
+    from msgld.eval.methods import available
+
+    name, sep, weights = source.partition(":")
+    return (name, weights) if sep and name in available("separation") and name != "msgld" else None
+
+
+def separator_for(model: str, stems: list[str]):
+    """-> (stems it returns, for_cell(cell) -> separate(mixture [L], seed) -> stems [S, L])."""
+    method = method_source(model)
+    if method is None:
+        from msgld.inference.separator import Separator
+
+        sep = Separator(model)
+        return sep.stems, lambda cell: lambda mixture, seed: sep.separate(mixture, sample_rate=16000, **cell, seed=seed)
+    from msgld.eval.methods import MethodContext, get_entry
+
+    def for_cell(cell):  # a deterministic method: built once per cell (seed 0, recorded by its options)
+        ctx = MethodContext(stems=stems, seed=0, model=method[1], options={k: str(v) for k, v in cell.items()})
+        run = get_entry("separation", method[0]).factory(ctx)
+
+        def separate(mixture, seed):
+            with torch.inference_mode():
+                return run(mixture[None])[0]
+        return separate
+    return stems, for_cell
+
+
 def score(model: str, data: str, clips: int, cells: list[dict], split: str = "test") -> list[dict]:
     from msgld.data.stems_dataset import MultiStemDataset
     from msgld.eval.metrics import SeparationScores
-    from msgld.inference.separator import Separator
 
     ds = MultiStemDataset(data, split, mode="eval", min_active_stems=2)
     picks = sorted({int(i) for i in np.linspace(0, len(ds) - 1, min(clips, len(ds)))})
     items = [ds[i] for i in picks]
-    sep = Separator(model)
+    stems, for_cell = separator_for(model, ds.stems)
     rows = []
     for cell in cells:
-        scores, seconds = SeparationScores(sep.stems), 0.0
+        scores, seconds, separate = SeparationScores(stems), 0.0, for_cell(cell)
         for i, item in zip(picks, items):
             t0 = time.perf_counter()
-            est = sep.separate(item["mixture"], sample_rate=16000, **{**cell, "seed": i})  # the dataset is 16 kHz
+            est = separate(item["mixture"], i)  # the dataset is 16 kHz
             seconds += time.perf_counter() - t0
             scores.update(est[None], item["stems"][None], item["mixture"][None])
         mean = scores.mean()
