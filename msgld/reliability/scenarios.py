@@ -300,7 +300,50 @@ class Train(Scenario):
         return self.finish(trial, out)
 
 
-class Synth(Scenario):
+class Rerun(Scenario):
+    """A command that makes a folder and, run again, finishes it: kill it, rerun it, and compare
+    the folder with an uninterrupted run's. Subclasses give `argv(out)`, `midway(out)`, the
+    folders' name in notes (`what`) and `check_more(trial, out)`."""
+
+    what = "folder"
+    unfinished_ok: tuple[str, ...] = ()  # files rewritten as the work goes (not final when seen)
+
+    def setup(self) -> None:
+        """Make the inputs (before the reference runs)."""
+
+    def prepare(self) -> float:
+        self.setup()
+        out = self.work / "reference"
+        for log in self.runs():
+            shutil.rmtree(out, ignore_errors=True)
+            seconds = self.reference(self.argv(out), log)
+        self.ref = tree_digest(out)
+        return seconds
+
+    def check_more(self, trial: Trial, out: Path) -> None:
+        """Checks of the resumed folder beyond its files' digests."""
+
+    def trial(self, index: int, kill_at: float | None = None, midway: bool = False) -> Trial:
+        trial = Trial(self.name, index, kill_at)
+        out = self.work / f"trial-{index:03d}"
+        shutil.rmtree(out, ignore_errors=True)
+        self.kill_when = self.midway(out) if midway else None
+        trial.killed = self.run(self.argv(out), f"trial-{index:03d}-killed.log", kill_after=kill_at).killed
+        if out.is_dir():
+            for rel, digest in tree_digest(out).items():  # whatever is visible is final
+                if rel not in self.unfinished_ok and self.ref.get(rel) != digest:
+                    trial.problem(f"{rel}: visible after the kill but not the finished file")
+        self.rerun_ok(trial, self.run(self.argv(out), f"trial-{index:03d}-rerun.log"))
+        got = tree_digest(out)
+        if got != self.ref:
+            differ = sorted(set(got) ^ set(self.ref) | {k for k in got if self.ref.get(k) != got[k]})
+            trial.problem(f"the rerun's {self.what} differs from the uninterrupted one: {differ[:5]}")
+        self.check_more(trial, out)
+        trial.leftovers = len(hidden_leftovers(out))
+        return self.finish(trial, out)
+
+
+class Synth(Rerun):
     """`msgld data synth`, then the same command again."""
 
     name = "synth"
@@ -316,37 +359,13 @@ class Synth(Scenario):
         return ["data", "synth", "--out", str(out), "--tracks", str(self.tracks), "--seed", "0",
                 "--backend", "tinysoundfont", "--duration-range", "3", "4", "--workers", "1", "--quiet"]
 
-    def prepare(self) -> float:
-        out = self.work / "reference"
-        for log in self.runs():
-            shutil.rmtree(out, ignore_errors=True)
-            seconds = self.reference(self.argv(out), log)
-        self.ref = tree_digest(out)
-        return seconds
 
-    def trial(self, index: int, kill_at: float | None = None, midway: bool = False) -> Trial:
-        trial = Trial(self.name, index, kill_at)
-        out = self.work / f"trial-{index:03d}"
-        shutil.rmtree(out, ignore_errors=True)
-        self.kill_when = self.midway(out) if midway else None
-        trial.killed = self.run(self.argv(out), f"trial-{index:03d}-killed.log", kill_after=kill_at).killed
-        if out.is_dir():
-            for rel, digest in tree_digest(out).items():  # whatever is visible is final
-                if self.ref.get(rel) != digest:
-                    trial.problem(f"{rel}: visible after the kill but not the finished file")
-        self.rerun_ok(trial, self.run(self.argv(out), f"trial-{index:03d}-rerun.log"))
-        got = tree_digest(out)
-        if got != self.ref:
-            differ = sorted(set(got) ^ set(self.ref) | {k for k in got if self.ref.get(k) != got[k]})
-            trial.problem(f"the rerun's folder differs from the uninterrupted one: {differ[:5]}")
-        trial.leftovers = len(hidden_leftovers(out))
-        return self.finish(trial, out)
-
-
-class Encode(Scenario):
+class Encode(Rerun):
     """`msgld data encode`, then the same command again."""
 
     name = "encode"
+    what = "cache"
+    unfinished_ok = ("cache.json",)
 
     def __init__(self, work, mode="fork", keep=False, tracks: int = 6):
         super().__init__(work, mode, keep)
@@ -358,44 +377,22 @@ class Encode(Scenario):
     def argv(self, out: Path) -> list[str]:
         return ["data", "encode", "--data", str(self.data), "--vae", str(self.vae), "--out", str(out), "--quiet"]
 
-    def prepare(self) -> float:
+    def setup(self) -> None:
         from msgld.inference.debug_model import make_debug_model
         from msgld.testing import make_multitrack_folder
 
         self.data = make_multitrack_folder(self.work / "stems", {"train": self.tracks, "validation": 1}, seconds=1.5)
         self.vae = make_debug_model(self.work / "model", vocoder=False) / "vae"
-        out = self.work / "reference"
-        for log in self.runs():
-            shutil.rmtree(out, ignore_errors=True)
-            seconds = self.reference(self.argv(out), log)
-        self.ref = tree_digest(out)
-        return seconds
 
-    def trial(self, index: int, kill_at: float | None = None, midway: bool = False) -> Trial:
+    def check_more(self, trial: Trial, out: Path) -> None:
         from msgld.data.latent_cache import LatentDataset
 
-        trial = Trial(self.name, index, kill_at)
-        out = self.work / f"trial-{index:03d}"
-        shutil.rmtree(out, ignore_errors=True)
-        self.kill_when = self.midway(out) if midway else None
-        trial.killed = self.run(self.argv(out), f"trial-{index:03d}-killed.log", kill_after=kill_at).killed
-        if out.is_dir():
-            for rel, digest in tree_digest(out).items():
-                if rel != "cache.json" and self.ref.get(rel) != digest:
-                    trial.problem(f"{rel}: visible after the kill but not the finished file")
-        self.rerun_ok(trial, self.run(self.argv(out), f"trial-{index:03d}-rerun.log"))
-        got = tree_digest(out)
-        if got != self.ref:
-            differ = sorted(set(got) ^ set(self.ref) | {k for k in got if self.ref.get(k) != got[k]})
-            trial.problem(f"the rerun's cache differs from the uninterrupted one: {differ[:5]}")
         try:
             n = len(LatentDataset(out, "train", frames=8).tracks)
             if n != self.tracks:
                 trial.problem(f"LatentDataset reads {n} tracks, not {self.tracks}")
         except Exception as e:
             trial.problem(f"LatentDataset does not open the resumed cache: {e}")
-        trial.leftovers = len(hidden_leftovers(out))
-        return self.finish(trial, out)
 
 
 def scenarios(work: str | Path, mode: str = "fork", names: list[str] | None = None, keep: bool = False,
