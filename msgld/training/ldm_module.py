@@ -29,7 +29,7 @@ from msgld.data.remix import AugmentedLatents, augment_settings
 from msgld.diffusion.objective import diffusion_loss, objective_settings
 from msgld.diffusion.sampling import to_epsilon
 from msgld.diffusion.schedule import training_scheduler
-from msgld.models.unet3d import MultiTrackUNet, missing_text_keys, without_text
+from msgld.models.unet3d import TEXT_PREFIX, MultiTrackUNet, missing_text_keys, without_text
 from msgld.text.config import text_settings
 
 
@@ -64,6 +64,8 @@ class LDMModule(L.LightningModule):
         if without_text(source.config) != without_text(self.net.config):
             raise ValueError(f"{path}: its U-Net config differs from the run's; cannot initialise from it")
         state = {k: v.float() for k, v in source.state_dict().items()}
+        if not self.net.has_text:  # a text model's null-text behaviour: its text pathway adds nothing then
+            state = {k: v for k, v in state.items() if not k.startswith(TEXT_PREFIX)}
         missing, unexpected = self.net.load_state_dict(state, strict=False)
         if not missing_text_keys(missing, unexpected):  # only a new text pathway may be missing
             raise ValueError(f"{path}: its weights do not fit the run's U-Net (missing {missing[:3]}, "

@@ -55,6 +55,15 @@ def export(module, out: Path, name: str, train_loader, info: dict) -> tuple[Path
                       training={**info, **extra})
 
 
+def from_checkpoint(config: dict) -> dict:
+    """The config to build a module whose state a checkpoint then replaces: without
+    `train.init_from`, whose weights would be overwritten anyway and may have changed or gone
+    since the run started (e.g. the shipped model it was warm-started from). The run's saved
+    config keeps it."""
+    train = {k: v for k, v in config.get("train", {}).items() if k != "init_from"}
+    return {**config, "train": train}
+
+
 def train(kind: str, data: str | Path, config: dict, opts: RunOptions, name: str | None = None) -> dict[str, Path]:
     """Fit (or resume) and export `weights/final/NAME` and `weights/best/NAME` (when validated).
 
@@ -64,13 +73,14 @@ def train(kind: str, data: str | Path, config: dict, opts: RunOptions, name: str
         config = json.loads(saved.read_text())["config"]
     prepare_run(opts, kind, config, data)
     L.seed_everything(opts.seed, workers=True)
-    module = task_class(kind)(config)
+    ckpt = resume_path(opts)
+    module = task_class(kind)(from_checkpoint(config) if ckpt else config)
     train_loader, val_loader = module.build_loaders(data, opts)
     trainer = build_trainer(opts, module.monitor if val_loader is not None else None)
     started = time.time()
     # a resumed checkpoint is read as tensors only (where fit takes the flag; torch >= 2.6 defaults to it)
     safe = {"weights_only": True} if "weights_only" in inspect.signature(trainer.fit).parameters else {}
-    trainer.fit(module, train_loader, val_loader, ckpt_path=resume_path(opts), **safe)
+    trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt, **safe)
     if not trainer.is_global_zero:
         return {}
     info = {"steps": int(trainer.global_step), "seed": opts.seed, "data": str(data), "run": str(opts.out),
@@ -99,7 +109,7 @@ def export_run(run: str | Path, which: str = "last", out: str | Path | None = No
         last_checkpoint(run) if which == "last" else run / "checkpoints" / f"{which}.ckpt")
     if not ckpt.exists():
         raise FileNotFoundError(f"{ckpt}: checkpoint not found")
-    module = task_class(kind)(config)
+    module = task_class(kind)(from_checkpoint(config))
     step = load_training_state(module, ckpt)
     opts = RunOptions.from_config(run, record.get("run", {}), batch_size=batch_size, num_workers=0)
     train_loader, _ = module.build_loaders(data or record["data"], opts)

@@ -83,6 +83,41 @@ def test_init_from_exported_weights_copies_net_and_ema(tmp_path):
         LDMModule(other)
 
 
+def test_init_from_a_text_model_drops_its_text_pathway(tmp_path):
+    from msgld.config import load_config
+    from msgld.models.unet3d import TEXT_PREFIX, build_ldm
+    from msgld.training.ldm_module import LDMModule
+
+    cfg = load_config("ldm", "tiny")
+    model = {**cfg["model"], "channels": 8, "channel_mult": [1, 2], "attention_levels": [], "norm_groups": 4}
+    source = build_ldm({"model": {**model, "text_dim": 16}, "diffusion": cfg["diffusion"]})
+    for p in source.parameters():
+        torch.nn.init.normal_(p, std=0.01)
+    save_model(source, tmp_path / "ldm", "ldm", {"model": {**model, "text_dim": 16}, "diffusion": cfg["diffusion"]})
+    module = LDMModule({**cfg, "model": model, "train": {**cfg["train"], "init_from": str(tmp_path / "ldm")}})
+    kept = {k: v for k, v in source.state_dict().items() if not k.startswith(TEXT_PREFIX)}
+    assert set(kept) == set(module.net.state_dict()) and len(kept) < len(source.state_dict())
+    for k, v in kept.items():
+        torch.testing.assert_close(module.ema.state_dict()[k], v)
+
+
+def test_resume_and_export_need_not_find_init_from_again(cache, tmp_path):
+    # a run warm-started from weights that have since changed or gone (e.g. the shipped model
+    # was replaced): its checkpoint holds the state, so resume and export must not reload them
+    source = tmp_path / "start"
+    first = ["train", "ldm", "--data", str(cache), "--batch-size", "2", "--no-progress", "--val-every", "5",
+             "--limit-val-batches", "1", "--checkpoint-every", "1", *SMALL]
+    assert main([*first, "--out", str(source), "--max-steps", "1"]) == 0
+    run = tmp_path / "warm"
+    warm = [*first, "--out", str(run), "--set", f"train.init_from={source / 'weights' / 'final' / 'ldm'}"]
+    assert main([*warm, "--max-steps", "1"]) == 0
+    for f in (source / "weights" / "final").iterdir():
+        f.unlink()
+    assert main([*warm, "--max-steps", "2", "--resume"]) == 0
+    assert main(["train", "export", str(run), "--which", "last", "--to", str(tmp_path / "export")]) == 0
+    assert json.loads((tmp_path / "export" / "ldm.json").read_text())["training"]["steps"] == 2
+
+
 def test_trains_on_remixes_and_records_the_augmentation(cache, tmp_path):
     run = tmp_path / "aug"
     args = ["train", "ldm", "--data", str(cache), "--out", str(run), "--batch-size", "2", "--no-progress",
