@@ -1,5 +1,6 @@
 """The U-Net's text pathway: off unless configured, zero-initialised so that adding it to
-trained weights changes nothing, zeros as the null text; the shipped weights load unchanged."""
+trained weights changes nothing, zeros as the null text; the shipped (text) weights without their
+text pathway are the text-free network."""
 
 from __future__ import annotations
 
@@ -54,16 +55,17 @@ def test_trained_pathway_reads_the_text_and_zeros_are_the_null_text():
         texted(x, t, None, text=torch.randn(1, 8))
 
 
-def test_shipped_ldm_loads_unchanged():
+def test_shipped_ldm_reads_text_and_its_null_text_is_the_text_free_network():
     from msgld.inference.bundle import DEFAULT_MODEL, PRETRAINED
 
-    net = load_model(PRETRAINED / DEFAULT_MODEL / "ldm", kind="ldm")
-    assert not net.has_text and net.text_info == {} and "text_dim" not in net.config
-    twin = MultiTrackUNet({**net.config, "text_dim": 384})
-    missing, unexpected = twin.load_state_dict(net.state_dict(), strict=False)
-    assert missing_text_keys(missing, unexpected)
+    net = load_model(PRETRAINED / DEFAULT_MODEL / "ldm", kind="ldm")  # text-v2 since session 5
+    assert net.has_text and net.config["text_dim"] == 384 and net.text_info["encoder"] == "all-MiniLM-L6-v2"
+    plain = MultiTrackUNet({k: v for k, v in net.config.items() if k != "text_dim"})
+    missing, unexpected = plain.load_state_dict(net.state_dict(), strict=False)
+    assert not missing and unexpected and all(k.startswith(TEXT_PREFIX) for k in unexpected)
     g = torch.Generator().manual_seed(0)
     x, c = torch.randn(1, 4, 8, 16, 16, generator=g), torch.randn(1, 8, 16, 16, generator=g)
     with torch.no_grad():
-        torch.testing.assert_close(twin(x, torch.tensor([500]), c, text=torch.randn(1, 384, generator=g)),
-                                   net(x, torch.tensor([500]), c), rtol=0, atol=0)
+        torch.testing.assert_close(net(x, torch.tensor([500]), c), plain(x, torch.tensor([500]), c), rtol=0, atol=0)
+        prompted = net(x, torch.tensor([500]), c, text=torch.randn(1, 384, generator=g))
+    assert not torch.equal(prompted, plain(x, torch.tensor([500]), c))  # the fine-tune made text matter
