@@ -1,7 +1,10 @@
-"""HiFi-GAN's discriminators: multi-period (MPD) and multi-scale (MSD).
+"""The vocoders' discriminators: multi-period (MPD) and multi-scale (MSD), HiFi-GAN's, and
+multi-resolution (MRD, UnivNet's; what Vocos pairs with the MPD).
 
 Each sub-discriminator returns (score map, feature maps) for the feature-matching loss.
-Widths are configurable so a CPU-sized model can train; `width: 1.0` is HiFi-GAN's.
+Widths are configurable so a CPU-sized model can train; `width: 1.0` is HiFi-GAN's (and
+UnivNet's 32 channels for the MRD). `msd_scales: 0` drops the MSD; `mrd_resolutions` (a list
+of [n_fft, hop, win]) adds one MRD sub-discriminator per STFT resolution (none by default).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 
 LRELU = 0.1
-DEFAULTS = {"periods": [2, 3, 5, 7, 11], "mpd_width": 1.0, "msd_scales": 3, "msd_width": 1.0}
+DEFAULTS = {"periods": [2, 3, 5, 7, 11], "mpd_width": 1.0, "msd_scales": 3, "msd_width": 1.0,
+            "mrd_resolutions": [], "mrd_width": 1.0}
 
 
 def scaled(channels: int, width: float) -> int:
@@ -74,8 +78,28 @@ class ScaleDiscriminator(nn.Module):
         return run_convs(self.convs, self.conv_post, x)
 
 
+class ResolutionDiscriminator(nn.Module):
+    """2-D convs over one STFT magnitude, [frames, bins], striding along frequency."""
+
+    def __init__(self, n_fft: int, hop: int, win: int, width: float):
+        super().__init__()
+        self.n_fft, self.hop, self.win = n_fft, hop, win
+        c = scaled(32, width)
+        self.convs = nn.ModuleList([weight_norm(nn.Conv2d(1, c, (3, 9), padding=(1, 4)))])
+        self.convs.extend(weight_norm(nn.Conv2d(c, c, (3, 9), (1, 2), padding=(1, 4))) for _ in range(3))
+        self.convs.append(weight_norm(nn.Conv2d(c, c, (3, 3), padding=(1, 1))))
+        self.conv_post = weight_norm(nn.Conv2d(c, 1, (3, 3), padding=(1, 1)))
+        self.register_buffer("window", torch.hann_window(win), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            spec = torch.stft(x.squeeze(1).float(), self.n_fft, self.hop, self.win, self.window,
+                              center=True, return_complex=True).abs()
+        return run_convs(self.convs, self.conv_post, spec.transpose(1, 2).unsqueeze(1))
+
+
 class HiFiGANDiscriminator(nn.Module):
-    """MPD + MSD. forward(real [B, 1, L], fake [B, 1, L]) ->
+    """MPD + MSD (+ MRD). forward(real [B, 1, L], fake [B, 1, L]) ->
     (real scores, fake scores, real features, fake features), each a list over sub-discriminators."""
 
     def __init__(self, cfg: dict | None = None):
@@ -85,10 +109,11 @@ class HiFiGANDiscriminator(nn.Module):
         self.msd = nn.ModuleList(
             ScaleDiscriminator(cfg["msd_width"], spectral=(i == 0)) for i in range(cfg["msd_scales"])
         )
+        self.mrd = nn.ModuleList(ResolutionDiscriminator(*r, cfg["mrd_width"]) for r in cfg["mrd_resolutions"])
 
     def forward(self, real: torch.Tensor, fake: torch.Tensor):
         outs = ([], [], [], [])
-        for d in self.mpd:
+        for d in [*self.mpd, *self.mrd]:
             for j, x in enumerate((real, fake)):
                 score, feats = d(x)
                 outs[j].append(score)

@@ -1,5 +1,8 @@
 """HiFi-GAN generator (Kong et al., 2020) for THE front-end's log-mel: [B, T, 64] -> [B, T * 160].
 
+`build_vocoder` builds the architecture a config's `arch` names: `hifigan` (this file; the
+default, so configs and weights without the key are HiFi-GAN) or `vocos` (msgld.models.vocos).
+
 16 kHz, hop 160: the upsample rates must multiply to the hop (5, 4, 2, 2, 2). Each stage is a
 leaky-ReLU, a transposed conv that halves the width, and a multi-receptive-field fusion of
 res blocks (type "1": two convs per dilation; type "2": one). Weight norm throughout.
@@ -109,7 +112,18 @@ class HiFiGAN(nn.Module):
         return x.reshape(*lead, x.shape[-1])
 
 
-def build_vocoder(cfg: dict) -> HiFiGAN:
+ARCHS = ("hifigan", "vocos")
+
+
+def build_vocoder(cfg: dict) -> nn.Module:
+    arch = cfg.get("arch", "hifigan")
+    if arch == "vocos":
+        from msgld.models.vocos import build_vocos
+
+        return build_vocos(cfg)
+    if arch != "hifigan":
+        raise ValueError(f"unknown vocoder arch {arch!r}; known: {list(ARCHS)}")
+    cfg = {k: v for k, v in cfg.items() if k != "arch"}
     unknown = set(cfg) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown vocoder config keys: {sorted(unknown)}")

@@ -1,8 +1,10 @@
-"""Lightning wrapper that trains the HiFi-GAN generator on short crops of stems and mixtures.
+"""Lightning wrapper that trains the vocoder on short crops of stems and mixtures: HiFi-GAN or
+Vocos, as the config's `model.arch` says (msgld.models.vocoder.build_vocoder).
 
 Generator loss: `mel_weight` x L1 between log-mels (THE front-end) of output and target,
 plus, from step `adversarial_start`, LSGAN and `fm_weight` x feature matching against the
-multi-period and multi-scale discriminators. Manual optimization: the discriminator's
+discriminators the config's `discriminator:` names (multi-period and multi-scale for
+HiFi-GAN; multi-period and multi-resolution for Vocos). Manual optimization: the discriminator's
 optimizer is stepped directly, so `global_step` counts generator steps (one per batch).
 That bypasses Lightning's gradient scaler, so fp16 mixed precision is refused (bf16 is fine).
 Validation logs `val/log_mel_l1`.
