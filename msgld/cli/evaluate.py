@@ -1,4 +1,6 @@
-"""`msgld evaluate separation|generation|arrangement`: the paper's three tables.
+"""`msgld evaluate separation|generation|arrangement`: the paper's three tables;
+`msgld evaluate text`: how well prompts control a text-conditioned model (`text-probe` trains
+the style and instrument probe it listens with).
 
 Each writes FILE.json (numbers and everything needed to reproduce them) and FILE.md (a table).
 Methods come from the registries in `msgld.eval.methods`; `--list` shows them.
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from msgld import SAMPLE_RATE
 from msgld.config import split_pairs
@@ -100,6 +103,46 @@ def run_arrangement(args: argparse.Namespace) -> int:
     return write(args, result, arrangement_markdown(result))
 
 
+def run_text(args: argparse.Namespace) -> int:
+    from msgld.eval.text_control import INSTRUMENT_TEMPLATES, STYLE_TEMPLATES, TEMPO_TEMPLATES, evaluate_text, text_markdown
+
+    if args.list:
+        for name, templates in (("tempo", TEMPO_TEMPLATES), ("style", STYLE_TEMPLATES),
+                                ("instrument", INSTRUMENT_TEMPLATES)):
+            print(f"{name} prompts:", *(f"  {form:7s} {t}" for form, t in templates), sep="\n")
+        return 0
+    need(args, "out")
+    tempi = [float(t) for t in args.tempi.split(",")]
+    if len(tempi) != 2:
+        raise ValueError(f"--tempi takes two tempi, SLOW,FAST; got {args.tempi!r}")
+    result = evaluate_text(
+        checkpoint=args.checkpoint, num_pairs=args.num_pairs, num_style=args.num_style,
+        num_instrument=args.num_instrument, tempi=tuple(tempi), probe=args.probe, save_samples=args.save_samples,
+        first_stage=not args.no_first_stage, bootstrap=args.bootstrap, **common(args),
+    )
+    return write(args, result, text_markdown(result))
+
+
+def run_text_probe(args: argparse.Namespace) -> int:
+    from msgld.training.attribute_probe import probe_markdown, train_probe
+
+    held_out = []
+    for item in args.held_out or ["validation", "test"]:
+        root, _, split = item.rpartition(":")
+        held_out.append((root or args.data, split))
+    out = args.out
+    if not out.endswith(".json"):
+        raise ValueError(f"{out}: the results file must end in .json")
+    weights = args.weights or str(Path(out).with_suffix("")) + "-weights/attribute-probe"
+    cache = args.cache or str(Path(out).with_suffix("")) + "-features"
+    _, record = train_probe(args.data, held_out, weights, cache, tracks=args.tracks, clips=args.clips, steps=args.steps,
+                            seed=args.seed, through=args.through_model, device=args.device, progress=not args.no_progress)
+    from msgld.eval.report import run_record
+
+    result = {"task": "text-probe", "skipped": [], **record, **run_record(seed=args.seed, cache=str(Path(cache).resolve()))}
+    return write(args, result, probe_markdown(result))
+
+
 def names_list(text: str | None, default: tuple[str, ...]) -> list[str]:
     """--references: a comma-separated list, `none`, or the default when not given."""
     if text is None:
@@ -169,3 +212,35 @@ def register(subparsers) -> None:
     arr.add_argument("--method", help="arranger (see --list)")
     arr.add_argument("--subsets", help="comma-separated labels of generated stems, e.g. B,DG (default: all)")
     arr.set_defaults(func=run_arrangement)
+
+    txt = tasks.add_parser("text", help="prompt control of a text model: tempo, style, instruments vs controls")
+    add_common(txt)
+    txt.add_argument("--checkpoint", help="an ldm weights pair that replaces the model's (e.g. runs/X/weights/best/ldm)")
+    txt.add_argument("--num-pairs", type=int, default=20, help="tempo pairs: same seed, prompts differing in tempo (20)")
+    txt.add_argument("--num-style", type=int, default=20, help="pieces prompted with a style (default 20)")
+    txt.add_argument("--num-instrument", type=int, default=0, help="pieces prompted with one instrument (default 0)")
+    txt.add_argument("--tempi", default="70,140", help="the slow and the fast tempo of each pair (default 70,140)")
+    txt.add_argument("--probe", help="attribute-probe weights (default: the shipped msgld/pretrained/attribute-probe)")
+    txt.add_argument("--save-samples", help="also write every generated piece's stems to this folder")
+    txt.add_argument("--no-first-stage", action="store_true",
+                     help="skip the real clips through the model's VAE and vocoder")
+    txt.add_argument("--bootstrap", type=int, default=1000, help="bootstrap draws for the intervals (default 1000)")
+    txt.set_defaults(func=run_text)
+
+    prb = tasks.add_parser("text-probe", help="train the style/instrument probe of `evaluate text` and score it held out")
+    prb.add_argument("--data", required=True, help="SynthSlakh folder: DIR/{train,validation,test}/<track>/ + metadata.yaml")
+    prb.add_argument("--out", required=True, help="results file FILE.json (FILE.md is written next to it)")
+    prb.add_argument("--weights", help="where the weights pair goes (default FILE-weights/attribute-probe), e.g. "
+                                       "msgld/pretrained/attribute-probe/attribute-probe")
+    prb.add_argument("--cache", help="feature cache folder (default FILE-features/)")
+    prb.add_argument("--held-out", action="append", metavar="[DIR:]SPLIT",
+                     help="held-out split to score, repeatable (default: validation and test of --data)")
+    prb.add_argument("--tracks", type=int, default=300, help="train tracks used (default 300)")
+    prb.add_argument("--clips", type=int, default=2, help="10.24 s clips per train track (default 2)")
+    prb.add_argument("--steps", type=int, default=400, help="full-batch Adam steps (default 400)")
+    prb.add_argument("--seed", type=int, default=0, help="seed of the track and clip choice and the weights (recorded)")
+    prb.add_argument("--through-model", metavar="MODEL",
+                     help="pass every clip through this model's VAE and vocoder first (a probe for generated audio)")
+    prb.add_argument("--device", default="cpu", help="torch device of --through-model (default cpu)")
+    prb.add_argument("--no-progress", action="store_true", help="no progress bar")
+    prb.set_defaults(func=run_text_probe)
