@@ -164,9 +164,47 @@ class LDMModule(L.LightningModule):
         x0 = (zt - (1 - a).sqrt() * eps) / a.sqrt()
         return torch.nn.functional.mse_loss(x0.float(), z0.float())
 
+    def param_groups(self) -> list[dict]:
+        """One AdamW group; with `optim.text_lr_scale` != 1 a second one holds the text pathway
+        at lr x that scale (it starts at zero and is small beside the rest, so at the network's
+        learning rate it grows too slowly to steer anything)."""
+        t = self.config["optim"]
+        scale = float(t.get("text_lr_scale", 1.0))
+        named = list(self.net.named_parameters())
+        if scale == 1.0 or not self.net.has_text:
+            return [{"params": [p for _, p in named], "lr": t["lr"]}]
+        return [{"params": [p for n, p in named if not n.startswith(TEXT_PREFIX)], "lr": t["lr"]},
+                {"params": [p for n, p in named if n.startswith(TEXT_PREFIX)], "lr": t["lr"] * scale}]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A run saved with one optimizer group and now split in two (`text_lr_scale` set by
+        `--fork ... --set`): move the text pathway's Adam moments into the second group, so the
+        continued run keeps every moment and the new learning rates apply."""
+        groups = self.param_groups()
+        states = checkpoint.get("optimizer_states") or []
+        if len(groups) != 2 or not states or len(states[0]["param_groups"]) != 1:
+            return
+        names = [n for n, _ in self.net.named_parameters()]
+        text = [i for i, n in enumerate(names) if n.startswith(TEXT_PREFIX)]
+        order = [i for i, n in enumerate(names) if not n.startswith(TEXT_PREFIX)] + text
+        old = states[0]
+        saved = old["param_groups"][0]
+        if len(saved["params"]) != len(names):
+            raise ValueError(f"checkpoint optimizer holds {len(saved['params'])} parameters, the network {len(names)}")
+        state = {new: old["state"][saved["params"][i]] for new, i in enumerate(order) if saved["params"][i] in old["state"]}
+        scale = groups[1]["lr"] / groups[0]["lr"]
+        first = {**saved, "params": list(range(len(order) - len(text)))}
+        second = {**saved, "params": list(range(len(order) - len(text), len(order)))}
+        second.update({k: saved[k] * scale for k in ("lr", "initial_lr") if k in saved})
+        states[0] = {"state": state, "param_groups": [first, second]}
+        for sched in checkpoint.get("lr_schedulers") or []:
+            for key in ("base_lrs", "_last_lr"):
+                if len(sched.get(key) or []) == 1:
+                    sched[key] = [sched[key][0], sched[key][0] * scale]
+
     def configure_optimizers(self):
         t = self.config["optim"]
-        opt = torch.optim.AdamW(self.net.parameters(), lr=t["lr"], weight_decay=t.get("weight_decay", 0.0))
+        opt = torch.optim.AdamW(self.param_groups(), lr=t["lr"], weight_decay=t.get("weight_decay", 0.0))
         warmup = max(1, int(t.get("warmup_steps", 0)))
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -3,6 +3,7 @@ model), trains, resumes, exports weights whose JSON names the encoder, and loads
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 
@@ -75,3 +76,36 @@ def test_text_run_refuses_embeddings_of_another_encoder(text_cache, tmp_path):
             "--no-progress", "--max-steps", "1", *SMALL, "--set", "model.text_dim=384",
             "--set", "text.encoder=all-MiniLM-L6-v2", "--set", f"text.cache={text_cache / 'text' / 'keywords'}"]
     assert main(args) == 2
+
+
+def test_fork_with_a_text_learning_rate_scale_splits_the_optimizer_keeping_its_moments(text_cache, tmp_path):
+    base = ["train", "ldm", "--data", str(text_cache), "--batch-size", "2", "--no-progress", "--checkpoint-every", "1",
+            "--val-every", "5", "--limit-val-batches", "1", *SMALL, *TEXT, "--set", "optim.warmup_steps=1"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--max-steps", "2"]) == 0
+    source = torch.load(tmp_path / "a" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    config = copy.deepcopy(source["hyper_parameters"]["config"])
+    config["optim"]["text_lr_scale"] = 30.0
+    module = LDMModule(config)
+    names = [n for n, _ in module.net.named_parameters()]
+    text = [i for i, n in enumerate(names) if n.startswith("text_embed.")]
+    assert len(source["optimizer_states"][0]["param_groups"]) == 1 and text
+
+    moved = copy.deepcopy(source)
+    module.on_load_checkpoint(moved)  # what the fork does before the optimizer is restored
+    groups = moved["optimizer_states"][0]["param_groups"]
+    lr = source["optimizer_states"][0]["param_groups"][0]["lr"]
+    assert [len(g["params"]) for g in groups] == [len(names) - len(text), len(text)]
+    assert groups[0]["lr"] == pytest.approx(lr) and groups[1]["lr"] == pytest.approx(30 * lr)
+    old, new = source["optimizer_states"][0]["state"], moved["optimizer_states"][0]["state"]
+    rest = [i for i in range(len(names)) if i not in text]
+    for k, i in enumerate(rest + text):
+        torch.testing.assert_close(new[k]["exp_avg_sq"], old[i]["exp_avg_sq"])
+    opt = module.configure_optimizers()["optimizer"]
+    opt.load_state_dict(moved["optimizer_states"][0])  # the shapes line up with the new groups
+
+    assert main([*base, "--out", str(tmp_path / "b"), "--fork", str(tmp_path / "a"), "--max-steps", "3",
+                 "--set", "optim.text_lr_scale=30"]) == 0
+    ckpt = torch.load(tmp_path / "b" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert ckpt["global_step"] == 3
+    assert [g["lr"] for g in ckpt["optimizer_states"][0]["param_groups"]] == pytest.approx([lr, 30 * lr])
+    assert ckpt["lr_schedulers"][0]["base_lrs"] == pytest.approx([lr, 30 * lr])
