@@ -20,12 +20,13 @@ from msgld.inference.settings import GenerationSettings
 
 class Arranger(Generator):
     """`Arranger().arrange({"drums": wave, "bass": wave}, sample_rate=sr, seed=0)` -> stems [S, L]
-    at `sr` (given ones untouched)."""
+    at `sr` (given ones untouched); `stem_prompts` may describe given stems as well as the ones
+    to write."""
 
     Settings = GenerationSettings
     defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0,
                 "precision": "auto", "spacing": "leading",
-                "prompt": None, "text_guidance": 3.0}
+                "prompt": None, "text_guidance": 3.0, "stem_prompts": None}
 
     def arrange(self, given: dict[str, np.ndarray | torch.Tensor], generate: list[str] | None = None, seed: int = 0,
                 progress: Progress | None = None, *, sample_rate: int | None = None,

@@ -7,17 +7,33 @@ import torch
 
 from msgld.inference.engine import Engine, Progress, StepCallback
 from msgld.inference.long_sampling import sample_sequence
-from msgld.inference.settings import GenerationSettings
+from msgld.inference.settings import GenerationSettings, SettingError
+from msgld.inference.text_condition import check_prompt
+from msgld.text.prompts import compose_prompt
 
 
 class Generator(Engine):
     """`Generator().generate(duration=10.24, seed=0)` -> stems [S, L] at the model's 16 kHz;
-    `prompt="slow jazz"` (with `text_guidance=W`) for a model with a text pathway."""
+    `prompt="slow jazz"` (with `text_guidance=W`) for a model with a text pathway, and
+    `stem_prompts={"guitar": "nylon-string lead"}`, composed into that one prompt."""
 
     Settings = GenerationSettings
     defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0,
                 "precision": "auto", "spacing": "leading",
-                "prompt": None, "text_guidance": 3.0}
+                "prompt": None, "text_guidance": 3.0, "stem_prompts": None}
+
+    def resolve(self, **overrides) -> GenerationSettings:
+        """As Engine's, with the stem prompts composed into `prompt` (msgld.text.prompts) and then
+        cleared, so the settings a run records give the same run when `**`-ed back in."""
+        s = super().resolve(**overrides)
+        if s.stem_prompts:
+            check_prompt(self.bundle, "", "stem_prompts")
+            try:
+                prompt = compose_prompt(s.prompt, s.stem_prompts, self.stems)
+            except ValueError as e:
+                raise SettingError("stem_prompts", str(e)) from e
+            s = s.replace(prompt=prompt)
+        return s.replace(stem_prompts=None)
 
     def latent_frames(self, duration: float) -> tuple[int, int]:
         """(frames to sample, frames wanted) for `duration` seconds."""

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from msgld.audio.reconstruct import HIGH_BANDS
 from msgld.diffusion.samplers import SAMPLERS, SPACINGS
 from msgld.diffusion.sampling import PRECISIONS
+from msgld.text.prompts import parse_stem_prompts
 
 METHODS = ("msgld", "dirac", "gaussian")
 RECONSTRUCT = ("mask", "vocoder")
@@ -51,6 +52,11 @@ def _coerce(name: str, kind, value):
         return int(value)
     if base is str and isinstance(value, str):
         return value
+    if typing.get_origin(base) is dict:
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return dict(value)
+        raise SettingError(name, f"{name} must be a dict of stem -> text, e.g. {{'guitar': 'nylon-string lead'}}, "
+                                 f"got {value!r}")
     raise SettingError(name, f"{name} must be {'an integer' if base is int else base.__name__}, got {value!r}")
 
 
@@ -136,9 +142,17 @@ class GenerationSettings(SamplingSettings):
 
     task: ClassVar[str] = "generation"
     repaint: int = setting("RePaint resampling per step (ddim only)", low=0)
+    stem_prompts: dict[str, str] | None = setting(
+        "a stem's own description, e.g. guitar=\"nylon-string lead\" (repeatable; a given stem too): composed "
+        "into the prompt as \"..., with a nylon-string lead guitar\", which run.json records",
+        flag="--stem-prompt", metavar="STEM=TEXT")
 
     def check(self) -> None:
         self.check_prompt()
+        for stem, text in (self.stem_prompts or {}).items():
+            if not text.strip():
+                raise SettingError("stem_prompts", f"the stem prompt of {stem!r} is empty; describe the {stem} "
+                                                   "or leave it out")
         if self.repaint and self.sampler != "ddim":
             raise SettingError("repaint", f"RePaint resampling needs the ddim sampler, not {self.sampler!r}")
 
@@ -179,6 +193,9 @@ def add_arguments(parser: argparse.ArgumentParser, settings: type[Settings], def
             continue
         kind = next((k for k in typing.get_args(hints[f.name]) if k is not type(None)), hints[f.name])
         flag = m.get("flag") or "--" + f.name.replace("_", "-")
+        if typing.get_origin(kind) is dict:  # a repeatable KEY=TEXT flag (from_args makes the dict)
+            parser.add_argument(flag, dest=f.name, action="append", metavar=m.get("metavar"), help=m["help"])
+            continue
         shown = defaults.get(f.name)
         parser.add_argument(flag, dest=f.name, type=kind, choices=m.get("choices"), metavar=m.get("metavar"),
                             help=f"{m['help']} (default: {shown})" if shown is not None else m["help"])
@@ -192,5 +209,13 @@ def flag_of(settings: type[Settings], name: str) -> str:
 
 
 def from_args(args: argparse.Namespace, settings: type[Settings]) -> dict:
-    """The settings the user gave on the command line (None: not given)."""
-    return {name: getattr(args, name) for name in settings.names() if hasattr(args, name)}
+    """The settings the user gave on the command line (None: not given); repeated STEM=TEXT
+    flags become their dict."""
+    values = {name: getattr(args, name) for name in settings.names() if hasattr(args, name)}
+    for name, value in values.items():
+        if isinstance(value, list):
+            try:
+                values[name] = parse_stem_prompts(value)
+            except ValueError as e:
+                raise SettingError(name, str(e)) from e
+    return values

@@ -17,14 +17,16 @@ def has_text(bundle) -> bool:
     return bool(getattr(bundle.ldm, "has_text", False))
 
 
-def check_prompt(bundle, prompt: str | None) -> None:
-    """A clear error for a prompt given to a model that cannot read one."""
+def check_prompt(bundle, prompt: str | None, name: str = "prompt") -> None:
+    """A clear error for a prompt (`name`: or the stem prompts) given to a model that cannot read one."""
     if prompt is None or has_text(bundle):
         return
     path = getattr(bundle.ldm, "weights_path", None) or bundle.folder
-    raise SettingError("prompt", f"the model {path} has no text pathway (it was trained without text), so it "
-                                 "cannot follow a prompt; leave the prompt out, or load a text-conditioned model "
-                                 "(trained with a config that sets model.text_dim, e.g. tiny-v-text)")
+    what = "a prompt" if name == "prompt" else "stem prompts"
+    raise SettingError(name, f"the model {path} has no text pathway (it was trained without text), so it "
+                             f"cannot follow {what}; leave {'the prompt' if name == 'prompt' else 'them'} out, or "
+                             "load a text-conditioned model (trained with a config that sets model.text_dim, "
+                             "e.g. tiny-v-text)")
 
 
 @functools.lru_cache(maxsize=256)

@@ -32,9 +32,13 @@ SEPARATE = form_body({"file": field("the mixture: any audio file soundfile decod
                       "ensemble": field("samples per window, averaged", "integer"),
                       "method": field(f"one of {list(METHODS)}"),
                       "reconstruct": field(f"one of {list(RECONSTRUCT)}")}, ("file",))
-GENERATE = form_body({"duration": field("seconds (default 10.24)", "number"), **SAMPLING})
+STEM_PROMPTS = field("per-stem descriptions STEM=TEXT separated by ';', e.g. guitar=nylon-string lead;bass=slap "
+                     "bass (at most 500 characters; text models only): composed into the prompt as \"..., with a "
+                     "slap bass and a nylon-string lead guitar\", which run.json records")
+GENERATE = form_body({"duration": field("seconds (default 10.24)", "number"), **SAMPLING, "stem_prompts": STEM_PROMPTS})
 ARRANGE = form_body({"STEM": field("one file field per given stem, named by the stem (e.g. drums)", binary=True),
-                     "generate": field("comma-separated stems to write (default: all not given)"), **SAMPLING})
+                     "generate": field("comma-separated stems to write (default: all not given)"), **SAMPLING,
+                     "stem_prompts": STEM_PROMPTS})
 
 
 def fields_of(operation: dict) -> list[tuple[str, str, str, bool]]:

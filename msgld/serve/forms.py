@@ -18,13 +18,14 @@ from msgld.diffusion.samplers import SAMPLERS
 from msgld.inference.separator import METHODS, RECONSTRUCT
 from msgld.serve.config import ServeConfig
 from msgld.serve.uploads import UploadedFile
+from msgld.text.prompts import parse_stem_prompts
 
 COMMON = {"steps": int, "sampler": str, "seed": int, "eta": float, "prompt": str, "text_guidance": float}
-MAX_PROMPT_CHARS = 500
+MAX_PROMPT_CHARS = 500  # the prompt, and the stem prompts' field
 SEPARATE_FIELDS = {**COMMON, "guidance": float, "overlap": float, "ensemble": int, "method": str,
                    "reconstruct": str}
-GENERATE_FIELDS = {**COMMON, "duration": float}
-ARRANGE_FIELDS = {**COMMON, "generate": str}
+GENERATE_FIELDS = {**COMMON, "duration": float, "stem_prompts": dict}
+ARRANGE_FIELDS = {**COMMON, "generate": str, "stem_prompts": dict}
 CHOICES = {"sampler": SAMPLERS, "method": METHODS, "reconstruct": RECONSTRUCT}
 
 
@@ -58,6 +59,9 @@ def typed(fields: dict[str, str], allowed: dict[str, type]) -> dict:
         if not text:
             continue
         kind = allowed[name]
+        if kind is dict:
+            values[name] = stem_prompts_field(name, text)
+            continue
         try:
             value = kind(text)
         except ValueError:
@@ -66,6 +70,17 @@ def typed(fields: dict[str, str], allowed: dict[str, type]) -> dict:
             raise FormError(422, f"{name}: expected a finite number, got {text!r}")
         values[name] = value
     return values
+
+
+def stem_prompts_field(name: str, text: str) -> dict[str, str]:
+    """"guitar=nylon-string lead;bass=slap bass" -> {stem: text}; the stems and the texts
+    themselves are checked by the pipeline's settings."""
+    if len(text) > MAX_PROMPT_CHARS:
+        raise FormError(422, f"{name}: at most {MAX_PROMPT_CHARS} characters, got {len(text)}")
+    try:
+        return parse_stem_prompts([item for item in text.split(";") if item.strip()])
+    except ValueError as e:
+        raise FormError(422, f"{name}: {e} (items separated by ';')") from None
 
 
 def check_caps(values: dict, config: ServeConfig) -> dict:

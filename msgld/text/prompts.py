@@ -8,11 +8,16 @@ non-empty subset of the attributes, in random order and wording (synonyms, BPM a
 tempo word, instruments in any order, joined by commas or words). About a third are partial:
 one attribute alone ("fast", "at 96 BPM", "with a slap bass", "jazz"). The draw is seeded by
 (seed, track name, variant index), so the variants of a track never depend on the others.
+
+`compose_prompt(prompt, stem_prompts, stems)` is the inference side: per-stem descriptions
+({"guitar": "nylon-string lead"}) become one prompt in the same wording ("..., with a
+nylon-string lead guitar and a slap bass"), since the network reads one pooled sentence.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,10 +92,11 @@ def with_article(text: str) -> str:
     return text
 
 
-def join_words(items: list[str], rng: np.random.Generator) -> str:
+def join_words(items: list[str], rng: np.random.Generator | None = None) -> str:
+    """"A, B and C" (with `rng`: sometimes "A, B, C", as in training)."""
     if len(items) == 1:
         return items[0]
-    last = " and " if rng.random() < 0.7 else ", "
+    last = " and " if rng is None or rng.random() < 0.7 else ", "
     return ", ".join(items[:-1]) + last + items[-1]
 
 
@@ -147,3 +153,53 @@ def prompt_variants(meta: dict, n: int = 16, seed: int = 0, track: str | None = 
     track = track or str(meta.get("track", ""))
     full = a.caption or f"{phrase(a, 'style', track_seed(seed, track, -1))} at {a.bpm} BPM"
     return [full] + [variant(a, track_seed(seed, track, i)) for i in range(n)]
+
+
+ARTICLES = ("a", "an", "the", "some")
+
+
+def stem_phrase(stem: str, description: str) -> str:
+    """One stem's description named by its stem, as the training prompts name instruments:
+    ("guitar", "nylon-string lead") -> "a nylon-string lead guitar"; ("bass", "slap bass") ->
+    "a slap bass"; ("drums", "brushed jazz") -> "brushed jazz drums" (drums take no article)."""
+    text = " ".join(description.split())
+    if not text:
+        raise ValueError(f"the stem prompt of {stem!r} is empty; describe the {stem} or leave it out")
+    name = "drum" if stem == "drums" else stem
+    if not re.search(rf"\b{re.escape(name.lower())}", text.lower()):
+        text = f"{text} {stem}"
+    if stem == "drums" or text.split()[0].lower() in ARTICLES:
+        return text
+    return with_article(f"a {text}")
+
+
+def compose_prompt(prompt: str | None, stem_prompts: dict[str, str] | None, stems: list[str]) -> str | None:
+    """The global prompt and the per-stem descriptions as one prompt: "{prompt}, with A, B and C"
+    (a training joiner and instrument form), the stems in the model's order; the stem phrases
+    alone ("with A and B") without a global prompt. Unknown stems and empty descriptions are
+    refused (ValueError)."""
+    stem_prompts = stem_prompts or {}
+    unknown = [s for s in stem_prompts if s not in stems]
+    if unknown:
+        raise ValueError(f"unknown stem {unknown[0]!r} in the stem prompts; this model's stems are {stems}")
+    phrases = [stem_phrase(s, stem_prompts[s]) for s in stems if s in stem_prompts]
+    if not phrases:
+        return prompt
+    tail = "with " + join_words(phrases)
+    head = (prompt or "").strip().rstrip(",;")
+    return f"{head}, {tail}" if head else tail
+
+
+def parse_stem_prompts(items: list[str]) -> dict[str, str]:
+    """["guitar=nylon-string lead", "bass=slap bass"] -> {"guitar": ..., "bass": ...}; a stem
+    given twice or an item without "=" is refused (ValueError)."""
+    out: dict[str, str] = {}
+    for item in items:
+        stem, sep, text = item.partition("=")
+        stem = stem.strip()
+        if not sep or not stem:
+            raise ValueError(f"{item!r}: expected STEM=TEXT, e.g. guitar=nylon-string lead")
+        if stem in out:
+            raise ValueError(f"the stem {stem!r} has two stem prompts; give one")
+        out[stem] = text.strip()
+    return out

@@ -115,3 +115,76 @@ def test_cli_generate_with_prompt_records_it(text_model, debug_model, tmp_path, 
     assert main(["arrange", "--model", str(text_model), "--given", f"drums={drums}", "--steps", "2", "-q",
                  "--prompt", "fast funk", "-o", str(arranged)]) == 0
     assert json.loads((arranged / "run.json").read_text())["settings"]["prompt"] == "fast funk"
+
+
+def test_stem_prompts_compose_into_the_one_text_condition(text_bundle, bundle):
+    from msgld.inference.text_condition import text_condition
+
+    gen = Generator(text_bundle)
+    s = gen.settings(prompt="slow jazz", stem_prompts={"guitar": "nylon-string lead", "bass": "slap bass"})
+    assert s["prompt"] == "slow jazz, with a slap bass and a nylon-string lead guitar" and s["stem_prompts"] is None
+    assert gen.settings(**s) == s  # recorded settings `**`-ed back in: composed once, the same run
+    composed, plain = text_condition(text_bundle, s["prompt"], 1), text_condition(text_bundle, "slow jazz", 1)
+    assert (composed - plain).abs().max() > 0.1  # the stem prompts reach the model's text input
+    a = latents(gen, prompt="slow jazz", stem_prompts={"guitar": "nylon-string lead"})
+    torch.testing.assert_close(a, latents(gen, prompt="slow jazz, with a nylon-string lead guitar"), rtol=0, atol=0)
+    assert (a - latents(gen, prompt="slow jazz")).abs().mean() > 1e-3
+    assert gen.settings(stem_prompts={"drums": "brushed"})["prompt"] == "with brushed drums"  # no global prompt
+    for bad, words in (({"flute": "wooden"}, r"unknown stem 'flute'.*\['bass', 'drums', 'guitar', 'piano'\]"),
+                       ({"bass": " "}, "stem prompt of 'bass' is empty"), ("bass=slap", "must be a dict")):
+        with pytest.raises(SettingError, match=words) as e:
+            gen.settings(stem_prompts=bad)
+        assert e.value.name == "stem_prompts"
+    for pipeline in (Generator(bundle), Arranger(bundle)):
+        with pytest.raises(SettingError, match="has no text pathway.*cannot follow stem prompts") as e:
+            pipeline.settings(stem_prompts={"guitar": "nylon-string lead"})
+        assert e.value.name == "stem_prompts"
+    with pytest.raises(SettingError, match="unknown separation settings"):
+        Separator(text_bundle).settings(stem_prompts={"guitar": "x"})
+
+
+def test_arrangement_composes_a_stem_prompt_of_a_given_stem(text_bundle):
+    arr = Arranger(text_bundle)
+    drums = torch.randn(SR) * 0.1
+    assert arr.settings(prompt="funk", stem_prompts={"drums": "808", "bass": "slap bass"})["prompt"] == (
+        "funk, with a slap bass and 808 drums")
+    a = arr.arrange({"drums": drums}, seed=0, steps=2, sample_rate=SR, prompt="funk")
+    b = arr.arrange({"drums": drums}, seed=0, steps=2, sample_rate=SR, prompt="funk", stem_prompts={"drums": "808"})
+    torch.testing.assert_close(a[1], b[1])  # the given stem stays
+    assert (a[0] - b[0]).abs().max() > 0  # its description still steers the written ones
+
+
+def test_cli_stem_prompts_are_composed_and_recorded(text_model, debug_model, tmp_path, capsys):
+    import soundfile as sf
+
+    from msgld.cli import main
+
+    out = tmp_path / "gen"
+    assert main(["generate", "--model", str(text_model), "--duration", "1.0", "--steps", "1", "-q", "--prompt",
+                 "slow jazz", "--stem-prompt", "guitar=nylon-string lead", "--stem-prompt", "bass=slap bass",
+                 "-o", str(out)]) == 0
+    for record in (json.loads((out / "sample_000" / "run.json").read_text()), json.loads((out / "run.json").read_text())):
+        assert record["settings"]["prompt"] == "slow jazz, with a slap bass and a nylon-string lead guitar"
+    for args, words in ((["--stem-prompt", "flute=wooden"], "--stem-prompt: unknown stem 'flute'"),
+                        (["--stem-prompt", "guitar"], "--stem-prompt: 'guitar': expected STEM=TEXT"),
+                        (["--stem-prompt", "guitar="], "--stem-prompt: the stem prompt of 'guitar' is empty")):
+        code = main(["generate", "--model", str(text_model), "--duration", "1.0", "--steps", "1", "-q", *args,
+                     "-o", str(tmp_path / "no")])
+        assert code == 2 and words in capsys.readouterr().err and not (tmp_path / "no").exists()
+    code = main(["generate", "--model", str(debug_model), "--duration", "1.0", "--steps", "1", "-q",
+                 "--stem-prompt", "guitar=nylon", "-o", str(tmp_path / "no")])
+    assert code == 2 and "--stem-prompt: the model" in capsys.readouterr().err
+    drums = tmp_path / "drums.wav"
+    sf.write(drums, (torch.randn(SR) * 0.1).numpy(), SR)
+    arranged = tmp_path / "arr"
+    assert main(["arrange", "--model", str(text_model), "--given", f"drums={drums}", "--steps", "1", "-q",
+                 "--stem-prompt", "drums=brushed", "--stem-prompt", "piano=honky-tonk", "-o", str(arranged)]) == 0
+    assert json.loads((arranged / "run.json").read_text())["settings"]["prompt"] == (
+        "with brushed drums and a honky-tonk piano")
+    helps = {}
+    for name in ("generate", "arrange", "separate"):
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        helps[name] = capsys.readouterr().out
+    assert "--stem-prompt STEM=TEXT" in helps["generate"] and "--stem-prompt STEM=TEXT" in helps["arrange"]
+    assert "--stem-prompt" not in helps["separate"]  # separation takes none

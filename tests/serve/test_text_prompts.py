@@ -9,7 +9,7 @@ import pytest
 
 from msgld.inference.bundle import load_bundle
 from msgld.inference.debug_model import make_debug_model
-from tests.serve.conftest import wait_for
+from tests.serve.conftest import wait_for, wav_bytes
 
 from fastapi.testclient import TestClient  # noqa: E402  (conftest skips without fastapi)
 
@@ -41,3 +41,28 @@ def test_a_model_without_text_refuses_a_prompt(client):
     assert r.status_code == 422 and "no text pathway" in r.json()["detail"]
     r = client.post("/api/generate", data={"duration": "1", "prompt": "x" * 501})
     assert r.status_code == 422 and "at most 500 characters" in r.json()["detail"]
+
+
+def test_stem_prompts_field_is_composed_and_recorded(text_client):
+    r = text_client.post("/api/generate", data={"duration": "1", "steps": "1", "prompt": "slow jazz",
+                                                "stem_prompts": "guitar=nylon-string lead; bass=slap bass;"})
+    assert r.status_code == 202, r.text
+    job = wait_for(text_client, r.json())
+    assert job["state"] == "done", job["error"]
+    record = json.loads(text_client.get(f"{job['url']}/files/run.json").content)
+    assert record["settings"]["prompt"] == "slow jazz, with a slap bass and a nylon-string lead guitar"
+    for fields, words in (({"stem_prompts": "flute=wooden"}, "unknown stem 'flute'"),
+                          ({"stem_prompts": "guitar"}, "stem_prompts: 'guitar': expected STEM=TEXT"),
+                          ({"stem_prompts": "guitar= "}, "stem prompt of 'guitar' is empty"),
+                          ({"stem_prompts": "guitar=" + "x" * 500}, "stem_prompts: at most 500 characters")):
+        r = text_client.post("/api/generate", data={"duration": "1", **fields})
+        assert r.status_code == 422 and words in r.json()["detail"], r.text
+    r = text_client.post("/api/separate", files={"file": ("a.wav", wav_bytes(1.0), "audio/wav")},
+                         data={"stem_prompts": "guitar=x"})
+    assert r.status_code == 400 and "unknown field" in r.json()["detail"]  # separation takes none
+    assert "stem_prompts" in text_client.get("/api/docs").text
+
+
+def test_a_model_without_text_refuses_stem_prompts(client):
+    r = client.post("/api/generate", data={"duration": "1", "stem_prompts": "guitar=nylon-string lead"})
+    assert r.status_code == 422 and "cannot follow stem prompts" in r.json()["detail"]

@@ -1,11 +1,15 @@
 """Varied prompts from a track's metadata: the caption first, then seeded wordings, orderings
-and partial prompts."""
+and partial prompts; per-stem prompts composed into one prompt in the same wording."""
 
 from __future__ import annotations
 
 import re
 
-from msgld.text.prompts import attributes, caption_phrases, prompt_variants, tempo_word
+import pytest
+
+from msgld.text.prompts import (
+    attributes, caption_phrases, compose_prompt, parse_stem_prompts, prompt_variants, tempo_word,
+)
 
 META = {
     "track": "Track00002", "style": "electronic", "tempo": {"bpm": 130}, "meter": "4/4", "key": "A dorian",
@@ -49,3 +53,29 @@ def test_variants_are_seeded_varied_and_partial():
 def test_missing_stems_are_not_named():
     meta = {**META, "missing_stems": ["guitar"]}
     assert not any("guitar" in p for p in prompt_variants(meta, 64)[1:])
+
+
+STEMS = ["bass", "drums", "guitar", "piano"]
+
+
+def test_stem_prompts_compose_into_one_prompt_in_the_training_wording():
+    stem_prompts = {"guitar": "nylon-string lead", "bass": "slap bass", "drums": "brushed jazz"}
+    assert compose_prompt("slow jazz", stem_prompts, STEMS) == (
+        "slow jazz, with a slap bass, brushed jazz drums and a nylon-string lead guitar")  # the model's stem order
+    assert compose_prompt(None, {"piano": "electric"}, STEMS) == "with an electric piano"
+    assert compose_prompt(None, {"piano": "the  Grand Piano"}, STEMS) == "with the Grand Piano"
+    assert compose_prompt(None, {"drums": "808 drum machine"}, STEMS) == "with 808 drum machine"
+    assert compose_prompt("fast funk", None, STEMS) == "fast funk" and compose_prompt(None, {}, STEMS) is None
+    with pytest.raises(ValueError, match=r"unknown stem 'flute'.*\['bass', 'drums', 'guitar', 'piano'\]"):
+        compose_prompt("x", {"flute": "wooden"}, STEMS)
+    with pytest.raises(ValueError, match="stem prompt of 'bass' is empty"):
+        compose_prompt("x", {"bass": "  "}, STEMS)
+
+
+def test_stem_prompt_items_are_parsed_and_refused_clearly():
+    assert parse_stem_prompts(["guitar=nylon-string lead", " bass = slap bass=ish"]) == {
+        "guitar": "nylon-string lead", "bass": "slap bass=ish"}
+    for bad, words in ((["guitar"], "expected STEM=TEXT"), (["=x"], "expected STEM=TEXT"),
+                       (["bass=a", "bass=b"], "two stem prompts")):
+        with pytest.raises(ValueError, match=words):
+            parse_stem_prompts(bad)

@@ -147,6 +147,7 @@ $("sep-go").onclick = () => {
 $("gen-go").onclick = () => {
   const form = new FormData();
   addText(form, "prompt", "gen-prompt");
+  addText(form, "stem_prompts", "gen-stem-prompts");
   addNumber(form, "duration", "gen-duration");
   addNumber(form, "seed", "gen-seed");
   addNumber(form, "steps", "gen-steps");
@@ -197,6 +198,7 @@ $("arr-go").onclick = () => {
   for (const [stem, file] of given) form.append(stem, file, file.name);
   form.append("generate", wanted.join(","));
   addText(form, "prompt", "arr-prompt");
+  addText(form, "stem_prompts", "arr-stem-prompts");
   addNumber(form, "seed", "arr-seed");
   addNumber(form, "steps", "arr-steps");
   run("arrange", form);
