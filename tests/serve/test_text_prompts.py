@@ -24,14 +24,19 @@ def text_client(tmp_path_factory, tmp_path):
         yield client
 
 
+def generated_record(client, data: dict) -> dict:
+    """POST /api/generate, wait for the job, and return its run.json."""
+    r = client.post("/api/generate", data=data)
+    assert r.status_code == 202, r.text
+    job = wait_for(client, r.json())
+    assert job["state"] == "done", job["error"]
+    return json.loads(client.get(f"{job['url']}/files/run.json").content)
+
+
 def test_generate_with_a_prompt_records_it(text_client):
     assert text_client.get("/api/models").json()["loaded"]["text"]["encoder"] == "keywords"
-    r = text_client.post("/api/generate", data={"duration": "1", "steps": "1", "prompt": "slow jazz",
-                                                "text_guidance": "2"})
-    assert r.status_code == 202, r.text
-    job = wait_for(text_client, r.json())
-    assert job["state"] == "done", job["error"]
-    record = json.loads(text_client.get(f"{job['url']}/files/run.json").content)
+    record = generated_record(text_client, {"duration": "1", "steps": "1", "prompt": "slow jazz",
+                                            "text_guidance": "2"})
     assert record["settings"]["prompt"] == "slow jazz" and record["settings"]["text_guidance"] == 2.0
 
 
@@ -44,12 +49,8 @@ def test_a_model_without_text_refuses_a_prompt(client):
 
 
 def test_stem_prompts_field_is_composed_and_recorded(text_client):
-    r = text_client.post("/api/generate", data={"duration": "1", "steps": "1", "prompt": "slow jazz",
-                                                "stem_prompts": "guitar=nylon-string lead; bass=slap bass;"})
-    assert r.status_code == 202, r.text
-    job = wait_for(text_client, r.json())
-    assert job["state"] == "done", job["error"]
-    record = json.loads(text_client.get(f"{job['url']}/files/run.json").content)
+    record = generated_record(text_client, {"duration": "1", "steps": "1", "prompt": "slow jazz",
+                                            "stem_prompts": "guitar=nylon-string lead; bass=slap bass;"})
     assert record["settings"]["prompt"] == "slow jazz, with a slap bass and a nylon-string lead guitar"
     for fields, words in (({"stem_prompts": "flute=wooden"}, "unknown stem 'flute'"),
                           ({"stem_prompts": "guitar"}, "stem_prompts: 'guitar': expected STEM=TEXT"),
