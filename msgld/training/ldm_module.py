@@ -31,6 +31,7 @@ from msgld.diffusion.sampling import to_epsilon
 from msgld.diffusion.schedule import training_scheduler
 from msgld.models.unet3d import TEXT_PREFIX, MultiTrackUNet, missing_text_keys, without_text
 from msgld.text.config import text_settings
+from msgld.training.lr_schedule import factor_from_config
 
 
 class LDMModule(L.LightningModule):
@@ -205,8 +206,7 @@ class LDMModule(L.LightningModule):
     def configure_optimizers(self):
         t = self.config["optim"]
         opt = torch.optim.AdamW(self.param_groups(), lr=t["lr"], weight_decay=t.get("weight_decay", 0.0))
-        warmup = max(1, int(t.get("warmup_steps", 0)))
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor_from_config(t))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):

@@ -146,6 +146,20 @@ def test_fork_continues_a_run_with_a_changed_setting(cache, tmp_path):
     assert main([*base, *arm]) == 2  # refuses to fork over checkpoints
 
 
+def test_fork_that_anneals_decays_the_learning_rate_from_the_source_step(cache, tmp_path):
+    base = ["train", "ldm", "--data", str(cache), "--batch-size", "2", "--no-progress", "--val-every", "5",
+            "--limit-val-batches", "1", "--checkpoint-every", "1"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--max-steps", "2", *SMALL, "--set", "optim.warmup_steps=1"]) == 0
+    lr = torch.load(tmp_path / "a" / "checkpoints" / "last.ckpt", weights_only=True,
+                    map_location="cpu")["optimizer_states"][0]["param_groups"][0]["lr"]
+    assert main([*base, "--out", str(tmp_path / "b"), "--fork", str(tmp_path / "a"), "--max-steps", "4",
+                 "--set", "optim.anneal_start=2", "--set", "optim.anneal_steps=4", "--set", "optim.anneal_floor=0.2"]) == 0
+    ckpt = torch.load(tmp_path / "b" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert ckpt["global_step"] == 4
+    # two of the four decay steps done: halfway down the cosine from 1 to the floor
+    assert ckpt["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(lr * (0.2 + 0.8 * 0.5))
+
+
 def test_max_minutes_counts_this_launch_only(cache, tmp_path):
     args = ["train", "ldm", "--data", str(cache), "--out", str(tmp_path / "t"), "--batch-size", "2", "--no-progress",
             "--max-steps", "100", "--max-minutes", "0.00001", "--val-every", "50", "--checkpoint-every", "50", *SMALL]
