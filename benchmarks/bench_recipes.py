@@ -10,8 +10,10 @@ weights) and packed with the shipped model's VAE and vocoder; a model folder is 
 A source `METHOD:WEIGHTS` scores another registered separation method of `msgld evaluate`
 on the same clips, e.g. the HT-Demucs peer: `demucs:RUN/weights/best/demucs` (cells are then
 its options, e.g. `--cell shifts=0`). Every (model, cell) pair separates the same clips (spread
-over the split, at most one per track where possible) with the same seeds. Prints one row per
-pair and writes JSON.
+over the split, at most one per track where possible) with the same seeds. Cells that differ only
+in reconstruction settings (`mask_power`, `high_band`, `reconstruct`) reuse one sampled estimate
+per clip, so their `seconds_per_clip` counts the reconstruction alone after the first. Prints
+one row per pair and writes JSON.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from msgld.inference.bundle import DEFAULT_MODEL, model_folder  # noqa: E402
+
+
+RECONSTRUCTION_KEYS = ("reconstruct", "high_band", "mask_power")  # settings applied after sampling
 
 
 def parse_cell(text: str) -> dict:
@@ -73,10 +78,23 @@ def separator_for(model: str, stems: list[str]):
     """-> (stems it returns, for_cell(cell) -> separate(mixture [L], seed) -> stems [S, L])."""
     method = method_source(model)
     if method is None:
-        from msgld.inference.separator import Separator
+        from msgld.inference.separator import SeparationEstimate, Separator
 
-        sep = Separator(model)
-        return sep.stems, lambda cell: lambda mixture, seed: sep.separate(mixture, sample_rate=16000, **cell, seed=seed)
+        sep, estimates = Separator(model), {}
+
+        def for_msgld(cell):  # cells that differ only in reconstruction share one estimate per clip
+            sampling = {k: v for k, v in cell.items() if k not in RECONSTRUCTION_KEYS}
+            rebuild = {k: v for k, v in cell.items() if k in RECONSTRUCTION_KEYS}
+
+            def separate(mixture, seed):
+                key = (json.dumps(sampling, sort_keys=True), seed)
+                if key not in estimates:
+                    estimates[key] = sep.estimate(mixture, sample_rate=16000, **sampling, seed=seed)
+                est = estimates[key]
+                est = SeparationEstimate(est.log_mels, est.settings.replace(**rebuild)) if rebuild else est
+                return torch.cat(list(sep.reconstruct(est, mixture, 16000)), dim=-1)
+            return separate
+        return sep.stems, for_msgld
     from msgld.eval.methods import MethodContext, get_entry
 
     def for_cell(cell):  # a deterministic method: built once per cell (seed 0, recorded by its options)

@@ -127,21 +127,22 @@ def mel_to_linear_weights(cfg: MelConfig) -> torch.Tensor:
     return _band_layout(StftGrid.for_rate(cfg.sample_rate, cfg))[0].clone()
 
 
-def mel_ratio_masks(stem_log_mels: torch.Tensor, stem_dim: int = -3) -> torch.Tensor:
-    """Ratio masks over stems from log-mels [..., S, T, F] (stem axis at `stem_dim`)."""
-    magnitude = torch.exp(stem_log_mels.float())
-    return magnitude / magnitude.sum(dim=stem_dim, keepdim=True)
+def mel_ratio_masks(stem_log_mels: torch.Tensor, stem_dim: int = -3, power: float = 1.0) -> torch.Tensor:
+    """Ratio masks over stems from log-mels [..., S, T, F] (stem axis at `stem_dim`): each
+    stem's mel magnitude to the `power`, over their sum (1: magnitude ratios; 2: power ratios,
+    Wiener-like and harder; below 1 softer)."""
+    return torch.softmax(power * stem_log_mels.float(), dim=stem_dim)
 
 
 def high_band_masks(stem_log_mels: torch.Tensor, rule: str, centres: torch.Tensor,
-                    freqs: torch.Tensor) -> torch.Tensor:
+                    freqs: torch.Tensor, power: float = 1.0) -> torch.Tensor:
     """Masks for bins above f_max, [..., S, T, H] (H = 1 for a rule that is flat in frequency,
-    else one per frequency in `freqs` [H]); they sum to one over S."""
+    else one per frequency in `freqs` [H]); they sum to one over S. `power` applies to `flat`."""
     if rule not in HIGH_BANDS:
         raise ValueError(f"unknown high-band rule {rule!r}; choose one of {list(HIGH_BANDS)}")
     logm = stem_log_mels.float()
     if rule == "flat":
-        return mel_ratio_masks(logm[..., -1:])
+        return mel_ratio_masks(logm[..., -1:], power=power)
     if rule in ("band", "dominant"):
         sel = (centres >= BAND_HZ[0]) & (centres <= BAND_HZ[1])
         energy = torch.exp(2 * logm[..., sel]).sum(-1, keepdim=True)  # [..., S, T, 1]
@@ -162,12 +163,15 @@ def high_band_masks(stem_log_mels: torch.Tensor, rule: str, centres: torch.Tenso
 class MaskReconstructor(torch.nn.Module):
     """Apply per-stem mel ratio masks to a mixture's STFT at its own rate and invert."""
 
-    def __init__(self, cfg: MelConfig | None = None, high_band: str = "flat"):
+    def __init__(self, cfg: MelConfig | None = None, high_band: str = "flat", power: float = 1.0):
         super().__init__()
         self.front = MelFrontEnd(cfg)
         if high_band not in HIGH_BANDS:
             raise ValueError(f"unknown high-band rule {high_band!r}; choose one of {list(HIGH_BANDS)}")
+        if not power > 0:
+            raise ValueError(f"mask power must be above 0, got {power}")
         self.high_band = high_band
+        self.power = float(power)
 
     def grid(self, sample_rate: int | None) -> StftGrid:
         return StftGrid.for_rate(sample_rate or self.front.cfg.sample_rate, self.front.cfg)
@@ -190,9 +194,9 @@ class MaskReconstructor(torch.nn.Module):
         def at_frames(m):  # [..., S, T', K] -> [..., S, frames, K], linear in time
             return m[..., lo, :] * (1 - frac) + m[..., hi, :] * frac
 
-        masks = at_frames(mel_ratio_masks(logm)) @ spread.T  # [..., S, frames, n_freq]
+        masks = at_frames(mel_ratio_masks(logm, power=self.power)) @ spread.T  # [..., S, frames, n_freq]
         if high.any():
-            upper = at_frames(high_band_masks(logm, high_band or self.high_band, centres, freqs[high]))
+            upper = at_frames(high_band_masks(logm, high_band or self.high_band, centres, freqs[high], self.power))
             masks[..., high] = upper.expand(*upper.shape[:-1], int(high.sum()))
         return masks.transpose(-1, -2)
 

@@ -81,7 +81,7 @@ class Separator(Engine):
     defaults = {"guidance": 3.0, "sampler": "ddim", "steps": 3, "eta": 0.0, "overlap": None,
                 "batch_size": 8, "seed": 0, "reconstruct": "mask", "method": "msgld", "gaussian_strength": 1.0,
                 "precision": "auto", "ensemble": 1, "spacing": "leading", "refine": 0, "refine_strength": 0.3,
-                "high_band": "flat", "prompt": None, "text_guidance": 1.0}
+                "high_band": "flat", "mask_power": 1.0, "prompt": None, "text_guidance": 1.0}
 
     @torch.no_grad()
     def separate_windows(self, chunks: torch.Tensor, s: SeparationSettings, generator: torch.Generator,
@@ -143,7 +143,7 @@ class Separator(Engine):
             stems = to_rate(stems, self.sample_rate, int(sample_rate), length)
             yield stems if mono else stems[:, None].expand(-1, wave.shape[0], -1)
             return
-        masker = MaskReconstructor(b.front.cfg, s.high_band)
+        masker = MaskReconstructor(b.front.cfg, s.high_band, s.mask_power)
         mels = estimate.log_mels.to(b.device)
         grid = StftGrid.for_rate(int(sample_rate), b.front.cfg)
         # the STFT's reflection needs n_fft samples; a long input is not copied

@@ -175,6 +175,8 @@ class SeparationSettings(SamplingSettings):
     high_band: str = setting("masks above 8 kHz (the model's band): flat = the top band's held; band = each "
                              "stem's 6-8 kHz share; dominant = all to the stem loudest in 6-8 kHz; slope = "
                              "per-stem spectral slope extrapolated", choices=HIGH_BANDS)
+    mask_power: float = setting("exponent on the stems' mel magnitudes in the ratio masks (1: magnitude ratios; 2: "
+                                "power ratios, harder; below 1 softer)", low=0, above=True, high=8, metavar="P")
 
     def check(self) -> None:
         self.check_prompt()

@@ -58,6 +58,19 @@ def test_native_rate_multichannel_stems_sum_to_the_input(rate, rule):
     assert -10 * torch.log10(err) > 100
 
 
+def test_mask_power_hardens_or_softens_the_masks_and_keeps_the_sum():
+    mels = torch.log(torch.tensor([[[2.0]], [[1.0]]]))  # stem 0 twice as loud as stem 1 in one bin
+    assert mel_ratio_masks(mels)[:, 0, 0].tolist() == pytest.approx([2 / 3, 1 / 3])
+    assert mel_ratio_masks(mels, power=2.0)[:, 0, 0].tolist() == pytest.approx([0.8, 0.2])
+    assert mel_ratio_masks(mels, power=0.5)[:, 0, 0].tolist() == pytest.approx([2**0.5 / (1 + 2**0.5),
+                                                                                1 / (1 + 2**0.5)])
+    x = torch.randn(1, 9000) * 0.1
+    est = MaskReconstructor(power=2.0)(torch.randn(4, 60, 64), x, sample_rate=22050)
+    torch.testing.assert_close(est.sum(1), x, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="mask power"):
+        MaskReconstructor(power=0.0)
+
+
 def test_grid_spans_the_front_ends_time():
     for rate in (16000, 22050, 44100, 48000):
         g = StftGrid.for_rate(rate)
