@@ -50,6 +50,8 @@ class LDMModule(L.LightningModule):
         init_from = config.get("train", {}).get("init_from")
         if init_from:
             self.init_from(init_from)
+        if config.get("optim", {}).get("freeze_base"):
+            self.freeze_base()
         self.latent_info: dict = dict(config.get("latent", {}))
 
     def init_from(self, path: str) -> None:
@@ -72,6 +74,16 @@ class LDMModule(L.LightningModule):
             raise ValueError(f"{path}: its weights do not fit the run's U-Net (missing {missing[:3]}, "
                              f"unexpected {unexpected[:3]})")
         self.ema.load_state_dict(self.net.state_dict())
+
+    def freeze_base(self) -> None:
+        """`optim.freeze_base`: train the text pathway alone. Every other weight stays as loaded
+        (and so does its EMA), so whatever samples with the null text, separation first, is
+        exactly the model the run started from."""
+        if not self.net.has_text:
+            raise ValueError("optim.freeze_base trains the text pathway alone, but the run's U-Net has none "
+                             "(set model.text_dim)")
+        for name, p in self.net.named_parameters():
+            p.requires_grad_(name.startswith(TEXT_PREFIX))
 
     @property
     def model(self) -> MultiTrackUNet:
@@ -171,7 +183,9 @@ class LDMModule(L.LightningModule):
         learning rate it grows too slowly to steer anything)."""
         t = self.config["optim"]
         scale = float(t.get("text_lr_scale", 1.0))
-        named = list(self.net.named_parameters())
+        named = [(n, p) for n, p in self.net.named_parameters() if p.requires_grad]
+        if t.get("freeze_base"):  # the text pathway alone, at its own rate
+            return [{"params": [p for _, p in named], "lr": t["lr"] * scale}]
         if scale == 1.0 or not self.net.has_text:
             return [{"params": [p for _, p in named], "lr": t["lr"]}]
         return [{"params": [p for n, p in named if not n.startswith(TEXT_PREFIX)], "lr": t["lr"]},

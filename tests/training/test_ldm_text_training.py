@@ -71,6 +71,35 @@ def test_text_fine_tune_warm_starts_trains_resumes_and_exports(text_cache, tmp_p
     assert net.text_embed.fc2.weight.abs().max() > 0  # the pathway was trained
 
 
+def test_freeze_base_trains_the_text_pathway_alone(text_cache, tmp_path):
+    base = ["train", "ldm", "--data", str(text_cache), "--batch-size", "2", "--no-progress", "--checkpoint-every", "1",
+            "--val-every", "5", "--limit-val-batches", "1", *SMALL]
+    from msgld.cli.train import parse_overrides
+    from msgld.config import load_config
+    from msgld.models.unet3d import build_ldm
+    from msgld.weights import save_model
+
+    cfg = load_config("ldm", "tiny", parse_overrides([v for a, v in zip(SMALL, SMALL[1:]) if a == "--set"]))
+    model = build_ldm(cfg)  # a trained-looking source: a fresh one's zero-initialised convs pass no gradient
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    source = tmp_path / "source" / "ldm"
+    save_model(model, source, "ldm", {"model": cfg["model"], "diffusion": cfg["diffusion"]})
+    run = tmp_path / "text"
+    assert main([*base, "--out", str(run), "--max-steps", "3", *TEXT, "--set", f"train.init_from={source}",
+                 "--set", "optim.freeze_base=true", "--set", "objective.cfg_dropout=1.0",
+                 "--set", "optim.text_lr_scale=10"]) == 0
+    src, net = load_model(source, kind="ldm"), load_model(run / "weights" / "final" / "ldm")
+    trained = net.state_dict()
+    for k, v in src.state_dict().items():  # every base weight (and so the EMA exported) as it was loaded
+        torch.testing.assert_close(trained[k], v, rtol=0, atol=0)
+    assert net.text_embed.fc2.weight.abs().max() > 0
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    groups = ckpt["optimizer_states"][0]["param_groups"]
+    assert len(groups) == 1 and len(groups[0]["params"]) == len(list(net.text_embed.parameters()))
+    assert main([*base, "--out", str(tmp_path / "bad"), "--max-steps", "1", "--set", "optim.freeze_base=true"]) == 2
+
+
 def test_text_run_refuses_embeddings_of_another_encoder(text_cache, tmp_path):
     args = ["train", "ldm", "--data", str(text_cache), "--out", str(tmp_path / "r"), "--batch-size", "2",
             "--no-progress", "--max-steps", "1", *SMALL, "--set", "model.text_dim=384",
