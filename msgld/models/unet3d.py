@@ -9,9 +9,16 @@ nothing else about guidance.
 
 Text (off unless `text_dim` > 0 in the config): a pooled sentence embedding [B, text_dim] is
 mapped by a bias-free MLP with a zero-initialised output layer (`TextEmbedding`) and added to
-the timestep embedding. Zeros are the null text. A config without `text_dim` builds the network
-and the state dict it always did, so weights made before text existed load unchanged; adding the
-pathway to such weights (`missing_text_keys`) gives the same outputs until it is trained.
+the timestep embedding; with `text_film: true` the same MLP also gives every ResBlock its own
+per-channel scale and shift (FiLM), which reach the features directly. Zeros are the null text.
+A config without `text_dim` builds the network and the state dict it always did, so weights made
+before text existed load unchanged; adding the pathway to such weights (`missing_text_keys`)
+gives the same outputs until it is trained.
+
+Growth: `extra_blocks` [per level] appends that many ResBlocks (c -> c, second conv at zero, so
+each starts as the identity) to every block of the level, the middle ones included. A trained
+network loaded into a grown one (`new_pathways_only`) computes exactly what it did, and training
+then uses the added depth: capacity added without losing what was learned.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from msgld.models.unet3d_blocks import (
 )
 
 TEXT_PREFIX = "text_embed."
+EXTRA_INFIX = ".extra."
+GROWTH_KEYS = ("text_dim", "text_film", "extra_blocks")  # settings that add weights and change nothing until trained
 
 DEFAULTS = {
     "stems": ["bass", "drums", "guitar", "piano"],
@@ -40,17 +49,26 @@ DEFAULTS = {
 
 
 class Block(nn.Module):
-    """Condition added, then a ResBlock, then (optionally) self-attention."""
+    """Condition added, then a ResBlock and its `extra` ones (growth), then (optionally)
+    self-attention."""
 
-    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, attention: bool, head_dim: int, dropout: float):
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, attention: bool, head_dim: int, dropout: float,
+                 extra: int = 0):
         super().__init__()
         self.res = ResBlock3d(c_in, c_out, emb_dim, groups, dropout)
+        if extra:  # no attribute otherwise: the state dict of an ungrown block stays as it was
+            self.extra = nn.ModuleList(ResBlock3d(c_out, c_out, emb_dim, groups, dropout) for _ in range(extra))
         self.attn = SelfAttention3d(c_out, groups, head_dim) if attention else None
 
-    def forward(self, h: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+    def res_blocks(self) -> list[ResBlock3d]:
+        return [self.res, *getattr(self, "extra", [])]
+
+    def forward(self, h: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None,
+                film: torch.Tensor | None = None) -> torch.Tensor:
         if cond is not None:
             h = h + cond
-        h = self.res(h, emb)
+        for res in self.res_blocks():
+            h = res(h, emb, film)
         return self.attn(h) if self.attn is not None else h
 
 
@@ -69,7 +87,11 @@ class MultiTrackUNet(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(ch, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.text_dim = int(cfg.get("text_dim") or 0)  # not in DEFAULTS: text-free configs stay as they were
         self.text_embed = TextEmbedding(self.text_dim, emb_dim) if self.text_dim else None
-        block = lambda ci, co, lvl: Block(ci, co, emb_dim, groups, lvl in attn_levels, cfg["head_dim"], cfg["dropout"])  # noqa: E731
+        extra = list(cfg.get("extra_blocks") or [0] * len(widths))  # not in DEFAULTS, like text_dim
+        if len(extra) != len(widths) or any(int(e) < 0 for e in extra):
+            raise ValueError(f"extra_blocks {extra}: expected one count >= 0 per level ({len(widths)} levels)")
+        block = lambda ci, co, lvl: Block(ci, co, emb_dim, groups, lvl in attn_levels, cfg["head_dim"], cfg["dropout"],  # noqa: E731
+                                          int(extra[lvl]))
 
         self.conv_in = nn.Conv3d(len(self.stems), ch, 3, padding=1)
         self.down = nn.ModuleList()
@@ -86,8 +108,8 @@ class MultiTrackUNet(nn.Module):
                 self.downsample.append(Downsample3d(w))
                 skips.append(w)
         self.mid = nn.ModuleList([
-            Block(c_prev, c_prev, emb_dim, groups, True, cfg["head_dim"], cfg["dropout"]),
-            Block(c_prev, c_prev, emb_dim, groups, False, cfg["head_dim"], cfg["dropout"]),
+            Block(c_prev, c_prev, emb_dim, groups, True, cfg["head_dim"], cfg["dropout"], int(extra[-1])),
+            Block(c_prev, c_prev, emb_dim, groups, False, cfg["head_dim"], cfg["dropout"], int(extra[-1])),
         ])
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
@@ -103,6 +125,23 @@ class MultiTrackUNet(nn.Module):
         self.conv_out = nn.Conv3d(c_prev, len(self.stems), 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
+        if cfg.get("text_film"):
+            if not self.text_dim:
+                raise ValueError("text_film needs a text pathway (set text_dim)")
+            self.text_embed.film = self.film_layout(emb_dim)
+
+    def film_layout(self, emb_dim: int) -> nn.Linear:
+        """Give every ResBlock its columns of the FiLM vector (scale, then shift, per output
+        channel) and return the zero-initialised layer that makes it."""
+        width = 0
+        for blk in [*(b for blocks in self.down for b in blocks), *self.mid, *(b for blocks in self.up for b in blocks)]:
+            for res in blk.res_blocks():
+                n = 2 * res.conv2.out_channels
+                res.film_slice = (width, width + n)
+                width += n
+        layer = nn.Linear(emb_dim, width, bias=False)
+        nn.init.zeros_(layer.weight)
+        return layer
 
     @property
     def downsampling(self) -> int:
@@ -135,31 +174,33 @@ class MultiTrackUNet(nn.Module):
             raise ValueError(f"latent T={tt}, F={ff} must be divisible by {self.downsampling}")
         t = torch.as_tensor(t, device=x.device).expand(b) if torch.as_tensor(t).ndim == 0 else t
         emb = self.time_mlp(timestep_embedding(t, self.emb_dim).to(x.dtype))
+        film = None
         if text is not None:
-            emb = emb + self.text_shift(text, b).to(emb.dtype)
+            shift, film = self.text_condition(text, b)
+            emb = emb + shift.to(emb.dtype)
         conds = self.pooled_conditions(cond.to(x.dtype) if cond is not None else None)
 
         h = self.conv_in(x)
         hs = [h]
         for lvl, blocks in enumerate(self.down):
             for blk in blocks:
-                h = blk(h, emb, conds[lvl])
+                h = blk(h, emb, conds[lvl], film)
                 hs.append(h)
             if lvl < self.levels - 1:
                 h = self.downsample[lvl](h)
                 hs.append(h)
         for blk in self.mid:
-            h = blk(h, emb, conds[-1])
+            h = blk(h, emb, conds[-1], film)
         for i, blocks in enumerate(self.up):
             lvl = self.levels - 1 - i
             for blk in blocks:
-                h = blk(torch.cat([h, hs.pop()], dim=1), emb, conds[lvl])
+                h = blk(torch.cat([h, hs.pop()], dim=1), emb, conds[lvl], film)
             if lvl > 0:
                 h = self.upsample[i](h)
         return self.conv_out(F.silu(self.norm_out(h)))
 
-
-    def text_shift(self, text: torch.Tensor, batch: int) -> torch.Tensor:
+    def text_condition(self, text: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> (timestep-embedding shift, FiLM vectors or None) for text embeddings [B, text_dim]."""
         if self.text_embed is None:
             raise ValueError("this U-Net has no text pathway (its config has no text_dim); it cannot take a text "
                              "condition")
@@ -176,6 +217,18 @@ def without_text(config: dict) -> dict:
 def missing_text_keys(missing: list[str], unexpected: list[str]) -> bool:
     """Whether a non-strict load left out only the text pathway (weights of a text-free model)."""
     return not unexpected and all(k.startswith(TEXT_PREFIX) for k in missing)
+
+
+def without_growth(config: dict) -> dict:
+    """A U-Net config less the settings that only add weights (text, FiLM, extra blocks): what a
+    trained network and a grown one must share."""
+    return {k: v for k, v in config.items() if k not in GROWTH_KEYS}
+
+
+def new_pathways_only(missing: list[str], unexpected: list[str]) -> bool:
+    """Whether a non-strict load left out only weights that start as no-ops: the text pathway
+    (its FiLM layer included) and extra blocks of a grown network."""
+    return not unexpected and all(k.startswith(TEXT_PREFIX) or EXTRA_INFIX in k for k in missing)
 
 
 def build_unet(config: dict) -> MultiTrackUNet:

@@ -26,7 +26,11 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
 
 
 class ResBlock3d(nn.Module):
-    """GroupNorm-SiLU-conv3d, the timestep embedding added between the two convs."""
+    """GroupNorm-SiLU-conv3d, the timestep embedding added between the two convs. Its second
+    conv starts at zero, so a new block with c_in == c_out is the identity until trained (what
+    lets a trained network grow deeper, `extra_blocks`). `film` [B, N] optionally holds a
+    per-channel scale and shift of the second norm's output at columns `film_slice` (text
+    FiLM); zeros change nothing."""
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, dropout: float = 0.0):
         super().__init__()
@@ -37,11 +41,16 @@ class ResBlock3d(nn.Module):
         self.skip = nn.Conv3d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
         nn.init.zeros_(self.conv2.weight)
         nn.init.zeros_(self.conv2.bias)
+        self.film_slice: tuple[int, int] | None = None  # set by the network that feeds it FiLM
 
-    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, emb: torch.Tensor, film: torch.Tensor | None = None) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
         h = h + self.emb(F.silu(emb))[:, :, None, None, None]
-        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        h = self.norm2(h)
+        if film is not None and self.film_slice is not None:
+            scale, shift = film[:, self.film_slice[0]:self.film_slice[1]].to(h.dtype).chunk(2, dim=1)
+            h = h * (1 + scale[:, :, None, None, None]) + shift[:, :, None, None, None]
+        h = self.conv2(self.dropout(F.silu(h)))
         return self.skip(x) + h
 
 
@@ -89,15 +98,22 @@ class Upsample3d(nn.Module):
 
 class TextEmbedding(nn.Module):
     """A pooled sentence embedding [B, D] -> a shift [B, E] of the timestep embedding, which
-    every ResBlock turns into its own per-channel shift. Bias-free, so the null text (zeros)
-    maps to exactly zero; the output layer starts at zero, so a network with this pathway added
-    computes exactly what it computed without it until training moves that layer."""
+    every ResBlock turns into its own per-channel shift; with `film_dim` > 0 also FiLM vectors
+    [B, film_dim] (every ResBlock's own scale and shift, `ResBlock3d.film_slice`), which reach
+    the features directly. Bias-free, so the null text (zeros) maps to exactly zero; the output
+    layers start at zero, so a network with this pathway added computes exactly what it computed
+    without it until training moves them."""
 
-    def __init__(self, text_dim: int, emb_dim: int):
+    def __init__(self, text_dim: int, emb_dim: int, film_dim: int = 0):
         super().__init__()
         self.fc1 = nn.Linear(text_dim, emb_dim, bias=False)
         self.fc2 = nn.Linear(emb_dim, emb_dim, bias=False)
         nn.init.zeros_(self.fc2.weight)
+        self.film = nn.Linear(emb_dim, film_dim, bias=False) if film_dim else None
+        if self.film is not None:
+            nn.init.zeros_(self.film.weight)
 
-    def forward(self, text: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.silu(self.fc1(text)))
+    def forward(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> (timestep-embedding shift [B, E], FiLM vectors [B, film_dim] or None)."""
+        hidden = F.silu(self.fc1(text))
+        return self.fc2(hidden), (self.film(hidden) if self.film is not None else None)

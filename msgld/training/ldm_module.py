@@ -29,7 +29,7 @@ from msgld.data.remix import AugmentedLatents, augment_settings
 from msgld.diffusion.objective import diffusion_loss, objective_settings
 from msgld.diffusion.sampling import to_epsilon
 from msgld.diffusion.schedule import training_scheduler
-from msgld.models.unet3d import TEXT_PREFIX, MultiTrackUNet, missing_text_keys, without_text
+from msgld.models.unet3d import TEXT_PREFIX, MultiTrackUNet, new_pathways_only, without_growth
 from msgld.text.config import text_settings
 from msgld.training.lr_schedule import factor_from_config
 
@@ -56,7 +56,9 @@ class LDMModule(L.LightningModule):
 
     def init_from(self, path: str) -> None:
         """Start from exported LDM weights of the same architecture (net and EMA alike), e.g. the
-        shipped model; the objective may differ (an epsilon model fine-tuned as a v model)."""
+        shipped model; the objective may differ (an epsilon model fine-tuned as a v model). The
+        run's U-Net may add what starts as a no-op (a text pathway, FiLM, `extra_blocks`): then
+        step 0 computes exactly what the source did, and training grows from there."""
         from pathlib import Path
 
         from msgld.weights import load_model, weight_paths
@@ -64,13 +66,13 @@ class LDMModule(L.LightningModule):
         if not weight_paths(path)[1].exists() and not Path(path).is_absolute():  # a path inside the package's repo
             path = str(Path(__file__).resolve().parents[2] / path)
         source = load_model(path, kind="ldm")
-        if without_text(source.config) != without_text(self.net.config):
+        if without_growth(source.config) != without_growth(self.net.config):
             raise ValueError(f"{path}: its U-Net config differs from the run's; cannot initialise from it")
         state = {k: v.float() for k, v in source.state_dict().items()}
         if not self.net.has_text:  # a text model's null-text behaviour: its text pathway adds nothing then
             state = {k: v for k, v in state.items() if not k.startswith(TEXT_PREFIX)}
         missing, unexpected = self.net.load_state_dict(state, strict=False)
-        if not missing_text_keys(missing, unexpected):  # only a new text pathway may be missing
+        if not new_pathways_only(missing, unexpected):  # only what starts as a no-op may be missing
             raise ValueError(f"{path}: its weights do not fit the run's U-Net (missing {missing[:3]}, "
                              f"unexpected {unexpected[:3]})")
         self.ema.load_state_dict(self.net.state_dict())

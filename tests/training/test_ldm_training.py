@@ -101,6 +101,31 @@ def test_init_from_a_text_model_drops_its_text_pathway(tmp_path):
         torch.testing.assert_close(module.ema.state_dict()[k], v)
 
 
+
+def test_init_from_grows_a_trained_model_without_changing_it(tmp_path):
+    from msgld.config import load_config
+    from msgld.models.unet3d import EXTRA_INFIX, build_ldm
+    from msgld.training.ldm_module import LDMModule
+
+    cfg = load_config("ldm", "tiny")
+    model = {**cfg["model"], "channels": 8, "channel_mult": [1, 2], "attention_levels": [], "norm_groups": 4,
+             "text_dim": 16}
+    source = build_ldm({"model": model, "diffusion": cfg["diffusion"]})
+    for p in source.parameters():
+        torch.nn.init.normal_(p, std=0.01)
+    save_model(source, tmp_path / "ldm", "ldm", {"model": model, "diffusion": cfg["diffusion"]})
+    grown = {**model, "extra_blocks": [0, 1], "text_film": True}
+    module = LDMModule({**cfg, "model": grown, "train": {**cfg["train"], "init_from": str(tmp_path / "ldm")}})
+    assert any(EXTRA_INFIX in k for k in module.net.state_dict())
+    g = torch.Generator().manual_seed(0)
+    x, c, text = torch.randn(1, 4, 8, 16, 16, generator=g), torch.randn(1, 8, 16, 16, generator=g), torch.randn(1, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(module.ema(x, torch.tensor([700]), c, text=text),
+                                   source(x, torch.tensor([700]), c, text=text), rtol=0, atol=0)
+    shrunk = {**cfg, "model": {**model, "num_res_blocks": 2}, "train": {**cfg["train"], "init_from": str(tmp_path / "ldm")}}
+    with pytest.raises(ValueError, match="U-Net config differs"):
+        LDMModule(shrunk)
+
 def test_resume_and_export_need_not_find_init_from_again(cache, tmp_path):
     # a run warm-started from weights that have since changed or gone (e.g. the shipped model
     # was replaced): its checkpoint holds the state, so resume and export must not reload them
