@@ -58,9 +58,9 @@ def test_trained_pathway_reads_the_text_and_zeros_are_the_null_text():
 def test_shipped_ldm_reads_text_and_its_null_text_is_the_text_free_network():
     from msgld.inference.bundle import DEFAULT_MODEL, PRETRAINED
 
-    net = load_model(PRETRAINED / DEFAULT_MODEL / "ldm", kind="ldm")  # text-v2 since session 5
+    net = load_model(PRETRAINED / DEFAULT_MODEL / "ldm", kind="ldm")  # text since session 5, FiLM since session 8
     assert net.has_text and net.config["text_dim"] == 384 and net.text_info["encoder"] == "all-MiniLM-L6-v2"
-    plain = MultiTrackUNet({k: v for k, v in net.config.items() if k != "text_dim"})
+    plain = MultiTrackUNet({k: v for k, v in net.config.items() if k not in ("text_dim", "text_film")})
     missing, unexpected = plain.load_state_dict(net.state_dict(), strict=False)
     assert not missing and unexpected and all(k.startswith(TEXT_PREFIX) for k in unexpected)
     g = torch.Generator().manual_seed(0)
