@@ -9,6 +9,17 @@ import soundfile as sf
 import torch
 
 
+TINY_UNET = dict(channels=8, channel_mult=[1, 2], num_res_blocks=1, attention_levels=[1], head_dim=8, norm_groups=4)
+
+
+def randomise(model: torch.nn.Module, seed: int = 0) -> None:
+    """The zero-initialised output layers would make every output 0: give all weights values."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+
+
 def tone_stems(seconds: float, sr: int, seed: int, stems=("bass", "drums", "guitar", "piano")) -> dict[str, np.ndarray]:
     """Distinct synthetic stems: low harmonic tone, noise bursts, mid tone, high chords."""
     rng = np.random.default_rng(seed)

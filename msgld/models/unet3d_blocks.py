@@ -98,22 +98,21 @@ class Upsample3d(nn.Module):
 
 class TextEmbedding(nn.Module):
     """A pooled sentence embedding [B, D] -> a shift [B, E] of the timestep embedding, which
-    every ResBlock turns into its own per-channel shift; with `film_dim` > 0 also FiLM vectors
-    [B, film_dim] (every ResBlock's own scale and shift, `ResBlock3d.film_slice`), which reach
-    the features directly. Bias-free, so the null text (zeros) maps to exactly zero; the output
-    layers start at zero, so a network with this pathway added computes exactly what it computed
-    without it until training moves them."""
+    every ResBlock turns into its own per-channel shift; with a `film` layer (set by the network,
+    which knows its ResBlocks: `MultiTrackUNet.film_layout`) also FiLM vectors (every ResBlock's
+    own scale and shift, `ResBlock3d.film_slice`), which reach the features directly. Bias-free,
+    so the null text (zeros) maps to exactly zero; the output layers start at zero, so a network
+    with this pathway added computes exactly what it computed without it until training moves
+    them."""
 
-    def __init__(self, text_dim: int, emb_dim: int, film_dim: int = 0):
+    def __init__(self, text_dim: int, emb_dim: int):
         super().__init__()
         self.fc1 = nn.Linear(text_dim, emb_dim, bias=False)
         self.fc2 = nn.Linear(emb_dim, emb_dim, bias=False)
         nn.init.zeros_(self.fc2.weight)
-        self.film = nn.Linear(emb_dim, film_dim, bias=False) if film_dim else None
-        if self.film is not None:
-            nn.init.zeros_(self.film.weight)
+        self.film: nn.Linear | None = None
 
     def forward(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """-> (timestep-embedding shift [B, E], FiLM vectors [B, film_dim] or None)."""
+        """-> (timestep-embedding shift [B, E], FiLM vectors [B, film.out_features] or None)."""
         hidden = F.silu(self.fc1(text))
         return self.fc2(hidden), (self.film(hidden) if self.film is not None else None)

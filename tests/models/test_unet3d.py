@@ -5,16 +5,7 @@ from msgld.config import load_config
 from msgld.diffusion.objective import diffusion_loss, drop_condition
 from msgld.diffusion.schedule import training_scheduler
 from msgld.models.unet3d import MultiTrackUNet
-
-TINY = dict(channels=8, channel_mult=[1, 2], num_res_blocks=1, attention_levels=[1], head_dim=8, norm_groups=4)
-
-
-def randomise(model: torch.nn.Module, seed: int = 0) -> None:
-    """The zero-initialised output layers would make every output 0: give all weights values."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+from tests.helpers import TINY_UNET as TINY, randomise
 
 
 @pytest.mark.parametrize("stems", [["bass", "drums", "guitar", "piano"], ["vocals", "other"], ["a", "b", "c", "d", "e"]])

@@ -7,15 +7,7 @@ import pytest
 import torch
 
 from msgld.models.unet3d import EXTRA_INFIX, TEXT_PREFIX, MultiTrackUNet, new_pathways_only, without_growth
-
-TINY = dict(channels=8, channel_mult=[1, 2], num_res_blocks=1, attention_levels=[1], head_dim=8, norm_groups=4)
-
-
-def randomise(model: torch.nn.Module, seed: int = 0) -> None:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+from tests.helpers import TINY_UNET as TINY, randomise
 
 
 def inputs(seed: int = 1):

@@ -9,16 +9,7 @@ import torch
 
 from msgld.models.unet3d import MultiTrackUNet, TEXT_PREFIX, missing_text_keys, without_text
 from msgld.weights import load_model
-
-TINY = dict(channels=8, channel_mult=[1, 2], num_res_blocks=1, attention_levels=[1], head_dim=8, norm_groups=4)
-
-
-def randomise(model: torch.nn.Module, seed: int = 0, skip: str | None = None) -> None:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if skip is None or not name.startswith(skip):
-                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+from tests.helpers import TINY_UNET as TINY, randomise
 
 
 def test_text_free_config_builds_what_it_always_did():
