@@ -18,6 +18,9 @@ RePaint resampling (Lugmayr et al. 2022) jumps back one step `repaint` times (DD
 Warm start (SDEdit, Meng et al. 2022; StoRM's refinement of a first estimate): given `init`, a
 clean-latent estimate (e.g. the one-step x0 at t = T), it is noised to the timestep at which the
 last `round(steps * strength)` steps of the schedule begin, and only those steps run.
+`last_pass="skip"` (DDIM) ends on the clean estimate of the step before the last, saving the last
+step's network passes: with "leading" spacing that step is at t = 1, where the latent is almost
+clean (alpha_bar about 0.997) and the pass mostly hands back the estimate it was given.
 `precision="bf16"` runs the network under bfloat16 autocast (the sampler's arithmetic stays
 in the latents' dtype); "auto" picks bf16 where the device computes it natively.
 """
@@ -30,7 +33,7 @@ from typing import Callable
 import torch
 from diffusers.utils.torch_utils import randn_tensor
 
-from msgld.diffusion.samplers import make_scheduler
+from msgld.diffusion.samplers import LAST_PASSES, make_scheduler
 
 
 def null_condition(cond: torch.Tensor) -> torch.Tensor:
@@ -145,6 +148,7 @@ def sample_latents(
     strength: float = 1.0,
     text: torch.Tensor | None = None,
     text_guidance: float = 1.0,
+    last_pass: str = "run",
 ) -> torch.Tensor:
     """Draw latents [B, S, C, T, F] from the model (an eps- or v-predicting MultiTrackUNet).
     `text` [B, D]: a text condition for a model with a text pathway, guided by `text_guidance`.
@@ -175,6 +179,14 @@ def sample_latents(
         if sampler == "dpmsolver++":
             scheduler.set_begin_index(len(scheduler.timesteps) - len(timesteps))
         z = scheduler.add_noise(init.to(device, dtype), z, timesteps[:1]).to(dtype)
+    if last_pass not in LAST_PASSES:
+        raise ValueError(f"unknown last_pass {last_pass!r}; choose one of {list(LAST_PASSES)}")
+    skip_last = last_pass == "skip"
+    if skip_last and (sampler != "ddim" or len(timesteps) < 2):
+        raise ValueError(f"skipping the last pass needs the ddim sampler and at least 2 steps (got {sampler!r}, "
+                         f"{len(timesteps)} steps)")
+    if skip_last:
+        timesteps = timesteps[:-1]
     step_kw = {"ddim": {"eta": eta, "generator": generator}, "dpmsolver++": {"generator": generator}}.get(sampler, {})
     for i, t in enumerate(timesteps):
         t_dev = t.to(device).reshape(1)
@@ -189,7 +201,8 @@ def sample_latents(
             if x0_hook is not None:
                 x0 = (z - (1 - a).sqrt() * eps) / a.sqrt()
                 eps = (z - a.sqrt() * x0_hook(x0, t)) / (1 - a).sqrt()
-            z_prev = scheduler.step(eps, t, z, **step_kw).prev_sample
+            stepped = scheduler.step(eps, t, z, **step_kw)
+            z_prev = stepped.pred_original_sample if skip_last and i + 1 == len(timesteps) else stepped.prev_sample
             if r < repaint and i + 1 < len(timesteps):  # RePaint: jump back from t_prev to t
                 a_prev = alphas[timesteps[i + 1]]
                 z = (a / a_prev).sqrt() * z_prev + (1 - a / a_prev).sqrt() * randn(shape)

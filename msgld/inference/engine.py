@@ -108,6 +108,7 @@ class Engine:
             kw.update(text=text, text_guidance=s.text_guidance)
         return sample_latents(self.bundle.ldm, shape, cond, guidance, s.sampler, kw.pop("steps", s.steps), s.eta,
                               generator=generator, precision=s.precision, spacing=s.spacing,
+                              last_pass=s.last_pass,
                               x0_hook=step_reporter(callback, x0_hook, {**(info or {}), "steps": s.steps}), **kw)
 
     def to_audio(self, z: torch.Tensor, seeds: list[int], samples: int) -> torch.Tensor:

@@ -19,7 +19,7 @@ class Generator(Engine):
 
     Settings = GenerationSettings
     defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0,
-                "precision": "auto", "spacing": "leading",
+                "precision": "auto", "spacing": "leading", "last_pass": "run",
                 "prompt": None, "text_guidance": 3.0, "stem_prompts": None}
 
     def resolve(self, **overrides) -> GenerationSettings:

@@ -80,7 +80,7 @@ class Separator(Engine):
     # benchmarks/bench_native_rate.py
     defaults = {"guidance": 3.0, "sampler": "ddim", "steps": 3, "eta": 0.0, "overlap": None,
                 "batch_size": 8, "seed": 0, "reconstruct": "mask", "method": "msgld", "gaussian_strength": 1.0,
-                "precision": "auto", "ensemble": 1, "spacing": "leading", "refine": 0, "refine_strength": 0.3,
+                "precision": "auto", "ensemble": 1, "spacing": "leading", "last_pass": "run", "refine": 0, "refine_strength": 0.3,
                 "high_band": "flat", "mask_power": 1.0, "prompt": None, "text_guidance": 1.0}
 
     @torch.no_grad()

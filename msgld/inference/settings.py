@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from msgld.audio.reconstruct import HIGH_BANDS
-from msgld.diffusion.samplers import SAMPLERS, SPACINGS
+from msgld.diffusion.samplers import LAST_PASSES, SAMPLERS, SPACINGS
 from msgld.diffusion.sampling import PRECISIONS
 from msgld.text.prompts import parse_stem_prompts
 
@@ -120,6 +120,9 @@ class SamplingSettings(Settings):
     eta: float = setting("DDIM eta (0 = deterministic)", low=0)
     spacing: str = setting("timestep spacing (trailing: the first step at t = T; with --steps 1 the one-step "
                            "estimate)", choices=SPACINGS)
+    last_pass: str = setting("skip: end on the clean estimate of the step before the last and save the last "
+                             "step's network passes (ddim; with leading spacing the last step is at t = 1, where "
+                             "little noise is left)", choices=LAST_PASSES)
     guidance: float = setting("classifier-free guidance weight w (>= 1 separates; 0 < w < 1 gives variations)",
                               low=0, flag="--guidance-scale", metavar="W")
     overlap: float | None = setting("overlap of consecutive model windows, seconds (default: a quarter window)",
@@ -130,6 +133,12 @@ class SamplingSettings(Settings):
                                  "pathway only; separation: an extra hint)", metavar="TEXT")
     text_guidance: float = setting("classifier-free guidance weight of the prompt (its own, beside the mixture's)",
                                    low=0, metavar="W")
+
+    def check_last_pass(self) -> None:
+        if self.last_pass == "skip" and self.sampler != "ddim":
+            raise SettingError("last_pass", f"skipping the last pass needs the ddim sampler, not {self.sampler!r}")
+        if self.last_pass == "skip" and self.steps < 2:
+            raise SettingError("last_pass", "skipping the last pass needs at least 2 steps")
 
     def check_prompt(self) -> None:
         if self.prompt is not None and not self.prompt.strip():
@@ -149,6 +158,7 @@ class GenerationSettings(SamplingSettings):
 
     def check(self) -> None:
         self.check_prompt()
+        self.check_last_pass()
         for stem, text in (self.stem_prompts or {}).items():
             if not text.strip():
                 raise SettingError("stem_prompts", f"the stem prompt of {stem!r} is empty; describe the {stem} "
@@ -180,8 +190,12 @@ class SeparationSettings(SamplingSettings):
 
     def check(self) -> None:
         self.check_prompt()
+        self.check_last_pass()
         if self.refine and self.sampler == "plms":
             raise SettingError("refine", "refinement (a warm start) needs the ddim or dpmsolver++ sampler, not plms")
+        if self.refine == 1 and self.last_pass == "skip":
+            raise SettingError("refine", "one refinement step has no pass to skip; use --refine 2 or more, or "
+                                         "--last-pass run")
 
 
 def add_arguments(parser: argparse.ArgumentParser, settings: type[Settings], defaults: dict,

@@ -18,7 +18,9 @@ gives the same outputs until it is trained.
 Growth: `extra_blocks` [per level] appends that many ResBlocks (c -> c, second conv at zero, so
 each starts as the identity) to every block of the level, the middle ones included. A trained
 network loaded into a grown one (`new_pathways_only`) computes exactly what it did, and training
-then uses the added depth: capacity added without losing what was learned.
+then uses the added depth: capacity added without losing what was learned. `mixture_proj: true`
+likewise gives every block a learned view of the mixture (`MixtureProjection`, starting at zero)
+beside the paper's broadcast sum, which gives every feature channel the same copy of it.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from msgld.models.unet3d_blocks import (
-    Downsample3d, ResBlock3d, SelfAttention3d, TextEmbedding, Upsample3d, norm, timestep_embedding,
+    Downsample3d, MixtureProjection, ResBlock3d, SelfAttention3d, TextEmbedding, Upsample3d, norm, timestep_embedding,
 )
 
 TEXT_PREFIX = "text_embed."
 EXTRA_INFIX = ".extra."
-GROWTH_KEYS = ("text_dim", "text_film", "extra_blocks")  # settings that add weights and change nothing until trained
+MIX_INFIX = ".mix."
+GROWTH_KEYS = ("text_dim", "text_film", "extra_blocks", "mixture_proj")  # settings that add weights and change nothing until trained
 
 DEFAULTS = {
     "stems": ["bass", "drums", "guitar", "piano"],
@@ -49,15 +52,17 @@ DEFAULTS = {
 
 
 class Block(nn.Module):
-    """Condition added, then a ResBlock and its `extra` ones (growth), then (optionally)
-    self-attention."""
+    """Condition added (and, with `mix_channels`, its learned projection), then a ResBlock and its
+    `extra` ones (growth), then (optionally) self-attention."""
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, attention: bool, head_dim: int, dropout: float,
-                 extra: int = 0):
+                 extra: int = 0, mix_channels: int = 0):
         super().__init__()
         self.res = ResBlock3d(c_in, c_out, emb_dim, groups, dropout)
         if extra:  # no attribute otherwise: the state dict of an ungrown block stays as it was
             self.extra = nn.ModuleList(ResBlock3d(c_out, c_out, emb_dim, groups, dropout) for _ in range(extra))
+        if mix_channels:  # likewise
+            self.mix = MixtureProjection(mix_channels, c_in)
         self.attn = SelfAttention3d(c_out, groups, head_dim) if attention else None
 
     def res_blocks(self) -> list[ResBlock3d]:
@@ -67,6 +72,8 @@ class Block(nn.Module):
                 film: torch.Tensor | None = None) -> torch.Tensor:
         if cond is not None:
             h = h + cond
+            if hasattr(self, "mix"):
+                h = h + self.mix(cond)
         for res in self.res_blocks():
             h = res(h, emb, film)
         return self.attn(h) if self.attn is not None else h
@@ -90,8 +97,9 @@ class MultiTrackUNet(nn.Module):
         extra = list(cfg.get("extra_blocks") or [0] * len(widths))  # not in DEFAULTS, like text_dim
         if len(extra) != len(widths) or any(int(e) < 0 for e in extra):
             raise ValueError(f"extra_blocks {extra}: expected one count >= 0 per level ({len(widths)} levels)")
+        mix = int(cfg["latent_channels"]) if cfg.get("mixture_proj") else 0  # not in DEFAULTS either
         block = lambda ci, co, lvl: Block(ci, co, emb_dim, groups, lvl in attn_levels, cfg["head_dim"], cfg["dropout"],  # noqa: E731
-                                          int(extra[lvl]))
+                                          int(extra[lvl]), mix)
 
         self.conv_in = nn.Conv3d(len(self.stems), ch, 3, padding=1)
         self.down = nn.ModuleList()
@@ -108,8 +116,8 @@ class MultiTrackUNet(nn.Module):
                 self.downsample.append(Downsample3d(w))
                 skips.append(w)
         self.mid = nn.ModuleList([
-            Block(c_prev, c_prev, emb_dim, groups, True, cfg["head_dim"], cfg["dropout"], int(extra[-1])),
-            Block(c_prev, c_prev, emb_dim, groups, False, cfg["head_dim"], cfg["dropout"], int(extra[-1])),
+            Block(c_prev, c_prev, emb_dim, groups, True, cfg["head_dim"], cfg["dropout"], int(extra[-1]), mix),
+            Block(c_prev, c_prev, emb_dim, groups, False, cfg["head_dim"], cfg["dropout"], int(extra[-1]), mix),
         ])
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
@@ -220,15 +228,15 @@ def missing_text_keys(missing: list[str], unexpected: list[str]) -> bool:
 
 
 def without_growth(config: dict) -> dict:
-    """A U-Net config less the settings that only add weights (text, FiLM, extra blocks): what a
-    trained network and a grown one must share."""
+    """A U-Net config less the settings that only add weights (text, FiLM, extra blocks, mixture
+    projections): what a trained network and a grown one must share."""
     return {k: v for k, v in config.items() if k not in GROWTH_KEYS}
 
 
 def new_pathways_only(missing: list[str], unexpected: list[str]) -> bool:
     """Whether a non-strict load left out only weights that start as no-ops: the text pathway
-    (its FiLM layer included) and extra blocks of a grown network."""
-    return not unexpected and all(k.startswith(TEXT_PREFIX) or EXTRA_INFIX in k for k in missing)
+    (its FiLM layer included), extra blocks and mixture projections of a grown network."""
+    return not unexpected and all(k.startswith(TEXT_PREFIX) or EXTRA_INFIX in k or MIX_INFIX in k for k in missing)
 
 
 def build_unet(config: dict) -> MultiTrackUNet:

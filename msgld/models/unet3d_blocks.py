@@ -54,6 +54,23 @@ class ResBlock3d(nn.Module):
         return self.skip(x) + h
 
 
+class MixtureProjection(nn.Module):
+    """The mixture latent at one level [B, 1, C, T, F] -> features [B, channels, C, T, F]: a 3x3
+    conv over (T, F) that reads all C latent channels at once (the network's 3-D convs see only
+    three neighbouring ones), so every feature channel at every depth gets its own view of the
+    whole mixture. Bias-free, so the null condition (zeros) maps to zero; it starts at zero, so a
+    network given this pathway computes what it did until training moves it."""
+
+    def __init__(self, latent_channels: int, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(latent_channels, channels * latent_channels, 3, padding=1, bias=False)
+        nn.init.zeros_(self.conv.weight)
+
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        b, _, c, t, f = cond.shape
+        return self.conv(cond[:, 0]).view(b, -1, c, t, f)
+
+
 class SelfAttention3d(nn.Module):
     """Plain multi-head self-attention over every (C, T, F) position, through SDPA."""
 

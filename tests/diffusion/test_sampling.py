@@ -163,3 +163,21 @@ def test_warm_start_runs_only_the_last_steps(sampler):
     torch.testing.assert_close(z, target, rtol=1e-3, atol=1e-3)
     with pytest.raises(ValueError, match="strength"):
         sample_latents(m, tuple(target.shape), None, 0.0, sampler, 10, init=target, strength=0.0)
+
+
+def test_skipping_the_last_pass_ends_on_the_previous_steps_clean_estimate():
+    target = torch.randn(1, 4, 8, 4, 4, generator=torch.Generator().manual_seed(0))
+    m = X0Oracle(target)
+    z = sample_latents(m, tuple(target.shape), None, 0.0, "ddim", 3, spacing="leading", last_pass="skip",
+                       generator=torch.Generator().manual_seed(1))
+    assert m.calls == 2  # t = 667 and 334; the pass at t = 1 is not run
+    torch.testing.assert_close(z, target, rtol=1e-4, atol=1e-4)  # a clean estimate, not x_1 with noise left
+    r = Recorder()
+    full = sample_latents(r, tuple(target.shape), None, 0.0, "ddim", 3, spacing="leading",
+                          generator=torch.Generator().manual_seed(1))
+    skipped = sample_latents(r, tuple(target.shape), None, 0.0, "ddim", 3, spacing="leading", last_pass="skip",
+                             generator=torch.Generator().manual_seed(1))
+    assert len(r.calls) == 5 and not torch.equal(full, skipped)
+    for bad in (dict(sampler="plms", steps=3), dict(sampler="ddim", steps=1)):
+        with pytest.raises(ValueError, match="last pass"):
+            sample_latents(r, tuple(target.shape), None, 0.0, bad["sampler"], bad["steps"], last_pass="skip")

@@ -64,3 +64,16 @@ def test_a_model_folder_may_take_missing_parts_from_its_base(debug_model, tmp_pa
     (derived / "model.json").write_text(json.dumps({"base": str(debug_model)}))
     b = load_bundle(derived)
     assert Path(b.vae.weights_path).parent == debug_model and Path(b.ldm.weights_path).parent == derived
+
+
+def test_last_pass_skip_saves_the_pass_at_t_1(bundle, monkeypatch):
+    from msgld.inference.settings import SettingError
+
+    calls = counted(bundle, monkeypatch)
+    stems = Separator(bundle).separate(music(1.0), sample_rate=SR, steps=3, guidance=1.0, spacing="leading",
+                                       last_pass="skip")
+    assert calls == [667, 334]
+    torch.testing.assert_close(stems.sum(0), torch.from_numpy(music(1.0)), atol=1e-4, rtol=0)
+    for bad in (dict(sampler="dpmsolver++"), dict(steps=1), dict(refine=1)):
+        with pytest.raises(SettingError, match="last pass|pass to skip"):
+            Separator(bundle).separate(music(1.0), sample_rate=SR, last_pass="skip", **bad)

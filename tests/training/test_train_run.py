@@ -115,3 +115,13 @@ def test_vae_adversarial_option_counts_autoencoder_steps(stems_dir, tmp_path):
     metrics = (out / "logs" / "csv" / "launch-00" / "metrics.csv").read_text()
     assert "train/d_loss" in metrics and "train/adv_weight" in metrics
     assert "discriminator" not in "".join(read_info(out / "weights" / "final" / "vae")["config"])
+
+
+@pytest.mark.parametrize("native, expected", [(True, "bf16-mixed"), (False, "32-true")])
+def test_precision_auto_picks_bf16_only_where_it_is_native(monkeypatch, tmp_path, native, expected):
+    import msgld.diffusion.sampling as sampling
+
+    monkeypatch.setattr(sampling, "native_bf16", lambda device: native)
+    assert RunOptions.from_config(tmp_path, {"precision": "auto"}).precision == expected
+    assert RunOptions.from_config(tmp_path, {"precision": "auto"}, precision="32-true").precision == "32-true"
+    assert load_config("ldm", "tiny-v-text")["train"]["precision"] == "auto"
