@@ -18,7 +18,7 @@ from msgld.diffusion.schedule import schedule_kwargs
 
 SAMPLERS = ("ddim", "plms", "dpmsolver++")
 SPACINGS = ("trailing", "leading")
-LAST_PASSES = ("run", "skip")  # sampling.sample_latents(last_pass=...)
+LAST_PASSES = ("run", "skip", "auto")  # sampling.sample_latents(last_pass=...)
 
 
 def make_scheduler(name: str, diffusion_cfg: dict, steps: int, spacing: str = "trailing"):

@@ -21,6 +21,7 @@ last `round(steps * strength)` steps of the schedule begin, and only those steps
 `last_pass="skip"` (DDIM) ends on the clean estimate of the step before the last, saving the last
 step's network passes: with "leading" spacing that step is at t = 1, where the latent is almost
 clean (alpha_bar about 0.997) and the pass mostly hands back the estimate it was given.
+`last_pass="auto"` skips exactly there: DDIM whose last of two or more steps is at t <= 1.
 `precision="bf16"` runs the network under bfloat16 autocast (the sampler's arithmetic stays
 in the latents' dtype); "auto" picks bf16 where the device computes it natively.
 """
@@ -118,6 +119,18 @@ def to_epsilon(out: torch.Tensor, z: torch.Tensor, alpha_bar: torch.Tensor, pred
     raise ValueError(f"unknown prediction type {prediction_type!r}")
 
 
+def skips_last_pass(last_pass: str, sampler: str, timesteps) -> bool:
+    """Whether `last_pass` drops the network pass of the last of `timesteps` ("auto": DDIM whose
+    last of two or more steps is at t <= 1); "skip" where it cannot apply is an error."""
+    if last_pass not in LAST_PASSES:
+        raise ValueError(f"unknown last_pass {last_pass!r}; choose one of {list(LAST_PASSES)}")
+    possible = sampler == "ddim" and len(timesteps) >= 2
+    if last_pass == "skip" and not possible:
+        raise ValueError(f"skipping the last pass needs the ddim sampler and at least 2 steps (got {sampler!r}, "
+                         f"{len(timesteps)} steps)")
+    return last_pass == "skip" or (last_pass == "auto" and possible and int(timesteps[-1]) <= 1)
+
+
 def warm_start_timesteps(timesteps: torch.Tensor, strength: float) -> torch.Tensor:
     """The last round(len * strength) (at least one) of a schedule's timesteps."""
     if not 0 < strength <= 1:
@@ -179,12 +192,7 @@ def sample_latents(
         if sampler == "dpmsolver++":
             scheduler.set_begin_index(len(scheduler.timesteps) - len(timesteps))
         z = scheduler.add_noise(init.to(device, dtype), z, timesteps[:1]).to(dtype)
-    if last_pass not in LAST_PASSES:
-        raise ValueError(f"unknown last_pass {last_pass!r}; choose one of {list(LAST_PASSES)}")
-    skip_last = last_pass == "skip"
-    if skip_last and (sampler != "ddim" or len(timesteps) < 2):
-        raise ValueError(f"skipping the last pass needs the ddim sampler and at least 2 steps (got {sampler!r}, "
-                         f"{len(timesteps)} steps)")
+    skip_last = skips_last_pass(last_pass, sampler, timesteps)
     if skip_last:
         timesteps = timesteps[:-1]
     step_kw = {"ddim": {"eta": eta, "generator": generator}, "dpmsolver++": {"generator": generator}}.get(sampler, {})

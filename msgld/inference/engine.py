@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from msgld.audio.io import resample
-from msgld.diffusion.sampling import resolve_precision, sample_latents
+from msgld.diffusion.samplers import make_scheduler
+from msgld.diffusion.sampling import resolve_precision, sample_latents, skips_last_pass
 from msgld.inference.bundle import DEFAULT_MODEL, ModelBundle, load_bundle
 from msgld.inference.codec import decode_mels, vocode
 from msgld.inference.geometry import WindowGeometry
@@ -106,10 +107,14 @@ class Engine:
         text = text_condition(self.bundle, s.prompt, shape[0])
         if text is not None:
             kw.update(text=text, text_guidance=s.text_guidance)
+        steps = s.steps
+        if callback is not None:  # the steps the callback will see: a skipped last pass reports nothing
+            timesteps = make_scheduler(s.sampler, self.bundle.ldm.diffusion_config, steps, s.spacing).timesteps
+            steps -= skips_last_pass(s.last_pass, s.sampler, timesteps)
         return sample_latents(self.bundle.ldm, shape, cond, guidance, s.sampler, kw.pop("steps", s.steps), s.eta,
                               generator=generator, precision=s.precision, spacing=s.spacing,
                               last_pass=s.last_pass,
-                              x0_hook=step_reporter(callback, x0_hook, {**(info or {}), "steps": s.steps}), **kw)
+                              x0_hook=step_reporter(callback, x0_hook, {**(info or {}), "steps": steps}), **kw)
 
     def to_audio(self, z: torch.Tensor, seeds: list[int], samples: int) -> torch.Tensor:
         """Latents [B, S', C, T, F] -> waves [B, S', samples] by the vocoder (seeded per item)."""

@@ -122,7 +122,7 @@ class SamplingSettings(Settings):
                            "estimate)", choices=SPACINGS)
     last_pass: str = setting("skip: end on the clean estimate of the step before the last and save the last "
                              "step's network passes (ddim; with leading spacing the last step is at t = 1, where "
-                             "little noise is left)", choices=LAST_PASSES)
+                             "little noise is left); auto: skip exactly there", choices=LAST_PASSES)
     guidance: float = setting("classifier-free guidance weight w (>= 1 separates; 0 < w < 1 gives variations)",
                               low=0, flag="--guidance-scale", metavar="W")
     overlap: float | None = setting("overlap of consecutive model windows, seconds (default: a quarter window)",

@@ -181,3 +181,13 @@ def test_skipping_the_last_pass_ends_on_the_previous_steps_clean_estimate():
     for bad in (dict(sampler="plms", steps=3), dict(sampler="ddim", steps=1)):
         with pytest.raises(ValueError, match="last pass"):
             sample_latents(r, tuple(target.shape), None, 0.0, bad["sampler"], bad["steps"], last_pass="skip")
+
+
+def test_auto_last_pass_skips_only_a_last_step_at_t_1():
+    target = torch.randn(1, 4, 8, 4, 4, generator=torch.Generator().manual_seed(0))
+    for spacing, steps, sampler, calls in (("leading", 3, "ddim", 2), ("trailing", 3, "ddim", 3),
+                                           ("leading", 1, "ddim", 1), ("leading", 3, "dpmsolver++", 3)):
+        m = X0Oracle(target)
+        sample_latents(m, tuple(target.shape), None, 0.0, sampler, steps, spacing=spacing, last_pass="auto",
+                       generator=torch.Generator().manual_seed(1))
+        assert m.calls == calls, (spacing, steps, sampler)

@@ -113,8 +113,12 @@ def test_defaults_are_read_from_the_class_dict(bundle, monkeypatch):
 
 def test_step_callback_carries_the_clean_estimate(bundle):
     seen = []
-    Separator(bundle).separate(song(16000, None, 1.0), sample_rate=16000, steps=2, callback=seen.append)
-    assert [d["step"] for d in seen] == [1, 2] and seen[0]["steps"] == 2 and seen[0]["windows"] == 1
+    Separator(bundle).separate(song(16000, None, 1.0), sample_rate=16000, steps=3, last_pass="run",
+                               callback=seen.append)
+    assert [d["step"] for d in seen] == [1, 2, 3] and seen[0]["steps"] == 3 and seen[0]["windows"] == 1
+    skipped = []  # the default skips the pass at t = 1, and says so
+    Separator(bundle).separate(song(16000, None, 1.0), sample_rate=16000, steps=3, callback=skipped.append)
+    assert [(d["step"], d["steps"]) for d in skipped] == [(1, 2), (2, 2)]
     assert seen[0]["x0"].shape[:2] == (1, 4)
     gen = []
     Generator(bundle).generate_batch([0], duration=0.5, steps=2, callback=gen.append)

@@ -77,3 +77,15 @@ def test_last_pass_skip_saves_the_pass_at_t_1(bundle, monkeypatch):
     for bad in (dict(sampler="dpmsolver++"), dict(steps=1), dict(refine=1)):
         with pytest.raises(SettingError, match="last pass|pass to skip"):
             Separator(bundle).separate(music(1.0), sample_rate=SR, last_pass="skip", **bad)
+
+
+def test_separation_default_skips_the_pass_at_t_1_and_other_samplers_still_work(bundle, monkeypatch):
+    calls = counted(bundle, monkeypatch)
+    Separator(bundle).separate(music(1.0), sample_rate=SR, guidance=1.0)
+    assert calls == [667, 334]  # the defaults: DDIM, 3 leading steps
+    calls.clear()
+    Separator(bundle).separate(music(1.0), sample_rate=SR, guidance=1.0, sampler="dpmsolver++")
+    assert len(calls) == 3
+    calls.clear()
+    Separator(bundle).separate(music(1.0), sample_rate=SR, guidance=1.0, steps=1, spacing="trailing")
+    assert calls == [999]
