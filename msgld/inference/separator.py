@@ -78,7 +78,8 @@ class Separator(Engine):
     Settings = SeparationSettings
     # chosen by measurement (benchmarks/bench_separate.py, README): DDIM with 3 steps at w = 3 was
     # the best si_sdri_wave of the grid within 2.5 s per 10.24 s on 2 CPU cores; high_band by
-    # benchmarks/bench_native_rate.py
+    # benchmarks/bench_native_rate.py; last_pass auto (the pass at t = 1 skipped) scored the same at 4 network
+    # passes instead of 6 (README, session 9)
     defaults = {"guidance": 3.0, "sampler": "ddim", "steps": 3, "eta": 0.0, "overlap": None,
                 "batch_size": 8, "seed": 0, "reconstruct": "mask", "method": "msgld", "gaussian_strength": 1.0,
                 "precision": "auto", "ensemble": 1, "spacing": "leading", "last_pass": "auto", "refine": 0, "refine_strength": 0.3,
