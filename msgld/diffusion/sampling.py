@@ -119,16 +119,23 @@ def to_epsilon(out: torch.Tensor, z: torch.Tensor, alpha_bar: torch.Tensor, pred
     raise ValueError(f"unknown prediction type {prediction_type!r}")
 
 
+def last_pass_problem(last_pass: str, sampler: str, steps: int) -> str | None:
+    """Why `last_pass` cannot apply to `steps` steps of `sampler` (None: it can)."""
+    if last_pass not in LAST_PASSES:
+        return f"unknown last_pass {last_pass!r}; choose one of {list(LAST_PASSES)}"
+    if last_pass == "skip" and (sampler != "ddim" or steps < 2):
+        return f"skipping the last pass needs the ddim sampler and at least 2 steps (got {sampler!r}, {steps} steps)"
+    return None
+
+
 def skips_last_pass(last_pass: str, sampler: str, timesteps) -> bool:
     """Whether `last_pass` drops the network pass of the last of `timesteps` ("auto": DDIM whose
     last of two or more steps is at t <= 1); "skip" where it cannot apply is an error."""
-    if last_pass not in LAST_PASSES:
-        raise ValueError(f"unknown last_pass {last_pass!r}; choose one of {list(LAST_PASSES)}")
-    possible = sampler == "ddim" and len(timesteps) >= 2
-    if last_pass == "skip" and not possible:
-        raise ValueError(f"skipping the last pass needs the ddim sampler and at least 2 steps (got {sampler!r}, "
-                         f"{len(timesteps)} steps)")
-    return last_pass == "skip" or (last_pass == "auto" and possible and int(timesteps[-1]) <= 1)
+    problem = last_pass_problem(last_pass, sampler, len(timesteps))
+    if problem:
+        raise ValueError(problem)
+    return last_pass == "skip" or (last_pass == "auto" and sampler == "ddim" and len(timesteps) >= 2
+                                   and int(timesteps[-1]) <= 1)
 
 
 def warm_start_timesteps(timesteps: torch.Tensor, strength: float) -> torch.Tensor:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from msgld.audio.reconstruct import HIGH_BANDS
 from msgld.diffusion.samplers import LAST_PASSES, SAMPLERS, SPACINGS
-from msgld.diffusion.sampling import PRECISIONS
+from msgld.diffusion.sampling import PRECISIONS, last_pass_problem
 from msgld.text.prompts import parse_stem_prompts
 
 METHODS = ("msgld", "dirac", "gaussian")
@@ -135,10 +135,9 @@ class SamplingSettings(Settings):
                                    low=0, metavar="W")
 
     def check_last_pass(self) -> None:
-        if self.last_pass == "skip" and self.sampler != "ddim":
-            raise SettingError("last_pass", f"skipping the last pass needs the ddim sampler, not {self.sampler!r}")
-        if self.last_pass == "skip" and self.steps < 2:
-            raise SettingError("last_pass", "skipping the last pass needs at least 2 steps")
+        problem = last_pass_problem(self.last_pass, self.sampler, self.steps)
+        if problem:
+            raise SettingError("last_pass", problem)
 
     def check_prompt(self) -> None:
         if self.prompt is not None and not self.prompt.strip():
