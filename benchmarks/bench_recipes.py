@@ -14,6 +14,11 @@ over the split, at most one per track where possible) with the same seeds. Cells
 in reconstruction settings (`mask_power`, `high_band`, `reconstruct`) reuse one sampled estimate
 per clip, so their `seconds_per_clip` counts the reconstruction alone after the first. Prints
 one row per pair and writes JSON.
+
+`--seen-in CACHE` scores clips the model trained on instead: `--clips` tracks spread over those
+of `--split` that have latents in the latent cache CACHE (e.g. `--split train --seen-in
+/work/data/latents20`), one clip each. Beside the held-out rows it tells fitting from
+generalisation.
 """
 
 from __future__ import annotations
@@ -133,6 +138,22 @@ def score(model: str, data: str, clips: int, cells: list[dict], split: str = "te
     return rows
 
 
+def seen_tracks(data: str, split: str, cache: str, clips: int, work: Path) -> str:
+    """A dataset folder under `work` whose `split` links `clips` tracks of data/split, spread over
+    those with latents in cache/split (the tracks a run on that cache trained on)."""
+    names = sorted(p.stem for p in (Path(cache) / split).glob("*.safetensors") if (Path(data) / split / p.stem).is_dir())
+    if not names:
+        raise SystemExit(f"{cache}/{split}: no latents of tracks in {data}/{split}")
+    picks = sorted({int(i) for i in np.linspace(0, len(names) - 1, min(clips, len(names)))})
+    folder = work / "seen"
+    (folder / split).mkdir(parents=True, exist_ok=True)
+    for i in picks:
+        link = folder / split / names[i]
+        if not link.exists():
+            link.symlink_to((Path(data) / split / names[i]).resolve(), target_is_directory=True)
+    return str(folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("sources", nargs="+", help="training run folders or model names/folders")
@@ -142,15 +163,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cell", action="append", required=True, help="separation settings KEY=VALUE,... (repeatable)")
     p.add_argument("--which", default="last", help="checkpoint of a run folder: last, best or a path")
     p.add_argument("--keep", help="folder for the exported models (default: a temporary folder)")
+    p.add_argument("--seen-in", metavar="CACHE", help="score tracks with latents in this latent cache (seen in training)")
     p.add_argument("--out", help="results JSON")
     args = p.parse_args(argv)
     cells = [parse_cell(c) for c in args.cell]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.keep or tmp)
+        data = seen_tracks(args.data, args.split, args.seen_in, args.clips, Path(tmp)) if args.seen_in else args.data
         for source in args.sources:
             model, facts = model_for(source, work, args.which)
-            for row in score(model, args.data, args.clips, cells, args.split):
+            for row in score(model, data, args.clips, cells, args.split):
                 row = {"source": source, **facts, **row}
                 results.append(row)
                 print(json.dumps(row), flush=True)
