@@ -113,12 +113,17 @@ def separator_for(model: str, stems: list[str]):
     return stems, for_cell
 
 
+def spread(n: int, k: int) -> list[int]:
+    """At most k indices spread evenly over range(n), first and last included."""
+    return sorted({int(i) for i in np.linspace(0, n - 1, min(k, n))})
+
+
 def score(model: str, data: str, clips: int, cells: list[dict], split: str = "test") -> list[dict]:
     from msgld.data.stems_dataset import MultiStemDataset
     from msgld.eval.metrics import SeparationScores
 
     ds = MultiStemDataset(data, split, mode="eval", min_active_stems=2)
-    picks = sorted({int(i) for i in np.linspace(0, len(ds) - 1, min(clips, len(ds)))})
+    picks = spread(len(ds), clips)
     items = [ds[i] for i in picks]
     stems, for_cell = separator_for(model, ds.stems)
     rows = []
@@ -144,13 +149,10 @@ def seen_tracks(data: str, split: str, cache: str, clips: int, work: Path) -> st
     names = sorted(p.stem for p in (Path(cache) / split).glob("*.safetensors") if (Path(data) / split / p.stem).is_dir())
     if not names:
         raise SystemExit(f"{cache}/{split}: no latents of tracks in {data}/{split}")
-    picks = sorted({int(i) for i in np.linspace(0, len(names) - 1, min(clips, len(names)))})
     folder = work / "seen"
-    (folder / split).mkdir(parents=True, exist_ok=True)
-    for i in picks:
-        link = folder / split / names[i]
-        if not link.exists():
-            link.symlink_to((Path(data) / split / names[i]).resolve(), target_is_directory=True)
+    (folder / split).mkdir(parents=True)
+    for i in spread(len(names), clips):
+        (folder / split / names[i]).symlink_to((Path(data) / split / names[i]).resolve(), target_is_directory=True)
     return str(folder)
 
 
