@@ -41,6 +41,7 @@ _BUILTIN = {  # kind -> "module:function", imported on first use
     "vocoder": "msgld.models.vocoder:build_vocoder",
     "ldm": "msgld.models.unet3d:build_ldm",
     "demucs": "msgld.models.htdemucs:build_htdemucs",
+    "refiner": "msgld.models.mask_refiner:build_refiner",
 }
 RESERVED = {"format", "version", "kind", "config", "mel", "msgld_version", "training", "dtype", "sha256"}
 

@@ -151,7 +151,56 @@ def add_encode_text(sub) -> None:
     p.set_defaults(func=encode_text)
 
 
-SUBCOMMANDS = [add_synth, add_check, add_encode, add_encode_text]
+def parse_tracks(text: str | None) -> tuple[list[int], int] | None:
+    """"2,3,4,5,6,7/8" -> ([2, 3, 4, 5, 6, 7], 8)."""
+    if not text:
+        return None
+    try:
+        keep, n = text.split("/")
+        out = ([int(x) for x in keep.split(",")], int(n))
+    except ValueError:
+        raise ValueError(f"--tracks {text!r}: expected K1,K2,.../N, e.g. 2,3,4,5,6,7/8") from None
+    if out[1] < 1 or any(not 0 <= k < out[1] for k in out[0]):
+        raise ValueError(f"--tracks {text!r}: every K must be in [0, N)")
+    return out
+
+
+def estimate(args: argparse.Namespace) -> int:
+    from msgld.data.estimate_cache import write_estimates
+    from msgld.inference import Separator
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet and (done == total or done % 16 == 0):
+            print(f"estimate {args.split}: {done}/{total}", flush=True)
+
+    sep = Separator(args.model, device=args.device)
+    info = write_estimates(sep, args.data, args.out, args.split, tracks=parse_tracks(args.tracks), limit=args.limit,
+                           shard=parse_shard(args.shard), seed=args.seed, progress=progress)
+    print(f"{args.out}: estimates of {info['items']} segments of {args.split} by {info['model']}")
+    return 0
+
+
+def add_estimate(sub) -> None:
+    p = sub.add_parser("estimate", help="store the separator's stem estimates of dataset segments (for the mask "
+                                        "refiner)",
+                       description="Separate fixed 10.24 s segments of a split with a model at its separation "
+                                   "defaults and store the stems' estimated log-mels: the training data of "
+                                   "`msgld train refiner`. Rerunning skips finished segments.")
+    p.add_argument("--data", required=True, help="dataset folder ({split}/<track>/<stem>.wav)")
+    p.add_argument("--out", required=True, help="estimate cache folder")
+    p.add_argument("--model", default="msgld-tiny", help="model name or folder (default: the shipped one)")
+    p.add_argument("--split", default="train")
+    p.add_argument("--tracks", metavar="K1,K2,.../N",
+                   help="only tracks whose index in the split mod N is one of the K (e.g. songs the LDM never saw)")
+    p.add_argument("--limit", type=int, help="at most this many segments, spread over the selection")
+    p.add_argument("--shard", default="0/1", metavar="K/N", help="write every N-th segment from the K-th")
+    p.add_argument("--seed", type=int, default=0, help="segment i is separated with seed SEED + i")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=estimate)
+
+
+SUBCOMMANDS = [add_synth, add_check, add_encode, add_encode_text, add_estimate]
 
 
 def register(subparsers) -> None:

@@ -7,7 +7,7 @@ import argparse
 from msgld.config import load_config, merge, parse_value, split_pairs
 from msgld.training.trainer import add_run_arguments, fork_run, options_from_args
 
-KINDS = ("vae", "vocoder", "ldm", "demucs")
+KINDS = ("vae", "vocoder", "ldm", "demucs", "refiner")
 
 
 def parse_overrides(items: list[str]) -> dict:

@@ -1,5 +1,6 @@
-"""A model = a folder of weights pairs: `vae`, `ldm` and (optionally) `vocoder`
-(`NAME.safetensors` + `NAME.json` each, see msgld.weights). Shipped models live in
+"""A model = a folder of weights pairs: `vae`, `ldm` and (optionally) `vocoder` and `refiner`
+(the mask refiner of separation, msgld.models.mask_refiner) (`NAME.safetensors` + `NAME.json`
+each, see msgld.weights). Shipped models live in
 `msgld/pretrained/<name>/`; any folder with the same files works.
 
 Loading checks that the parts fit together: every part was trained on THE mel front-end's
@@ -44,6 +45,7 @@ class ModelBundle:
     vocoder: torch.nn.Module | None
     folder: Path
     device: torch.device
+    refiner: torch.nn.Module | None = None
 
     def __post_init__(self):
         self.front = MelFrontEnd().to(self.device)
@@ -74,7 +76,7 @@ class ModelBundle:
     def weights_hash(self) -> str:
         """sha256 (16 hex digits) over the weights files in use."""
         h = hashlib.sha256()
-        for model in (self.vae, self.ldm, self.vocoder):
+        for model in (self.vae, self.ldm, self.vocoder, self.refiner):
             path = getattr(model, "weights_path", None)
             if path is not None:
                 h.update(Path(path).read_bytes())
@@ -95,7 +97,8 @@ def part_path(folder: Path, name: str) -> Path:
 def load_bundle(model: str | Path = DEFAULT_MODEL, device: str | torch.device = "cpu", vocoder: bool = True,
                 checkpoint: str | Path | None = None) -> ModelBundle:
     """Load a model folder; `checkpoint` (an `ldm` weights pair, e.g. from a training run's
-    weights/ folder) replaces the folder's diffusion model."""
+    weights/ folder) replaces the folder's diffusion model, and then the folder's mask refiner
+    (trained on that model's estimates) is not loaded."""
     folder = model_folder(model)
     device = torch.device(device)
     vae = load_model(part_path(folder, "vae"), device, kind="vae")
@@ -103,8 +106,13 @@ def load_bundle(model: str | Path = DEFAULT_MODEL, device: str | torch.device = 
     voc = None
     if vocoder and weight_paths(part_path(folder, "vocoder"))[1].exists():
         voc = load_model(part_path(folder, "vocoder"), device, kind="vocoder")
+    refiner = None
+    if checkpoint is None and weight_paths(part_path(folder, "refiner"))[1].exists():
+        refiner = load_model(part_path(folder, "refiner"), device, kind="refiner")
+        if list(refiner.stems) != list(ldm.stems):
+            raise ValueError(f"{folder}: the mask refiner's stems {refiner.stems} are not the LDM's {ldm.stems}")
     check_parts(folder, vae, ldm, voc)
-    return ModelBundle(vae, ldm, voc, folder, device)
+    return ModelBundle(vae, ldm, voc, folder, device, refiner)
 
 
 def check_parts(folder: Path, vae, ldm, vocoder) -> None:

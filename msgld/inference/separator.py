@@ -16,6 +16,8 @@ equal share of the residual (Gaussian, `gaussian_strength` in (0, 1]). This is t
 Multi-Track MusicLDM reported; a latent of a sum is not the sum of latents, which limits it.
 
 `ensemble=k` draws k samples per window and keeps their mean mel power (k times the cost).
+Where the model has a mask refiner (`mask_refiner="auto"`), it then corrects the blended
+log-mels from the mixture's own log-mel (msgld.models.mask_refiner).
 `spacing` places the steps ("trailing": the first at t = T, so `steps=1` is the one-step x0
 estimate; "leading": the DDIM paper's). `refine=k` is a warm-start refinement (SDEdit/StoRM):
 the sampled estimate is noised again to t0 = `refine_strength` * T and k more steps run from there.
@@ -37,6 +39,7 @@ from msgld.inference.engine import Engine, Progress, StepCallback, as_tensor, no
 from msgld.inference.settings import METHODS, RECONSTRUCT, SeparationSettings  # noqa: F401 (re-exported)
 
 BLOCK_SECONDS = 10.0  # native-rate reconstruction runs in blocks of this length (flat memory)
+REFINER_BLOCK, REFINER_OVERLAP = 2048, 256  # mel frames per block of the mask refiner, and their overlap
 
 
 def msdm_hook(method: str, cond: torch.Tensor, strength: float = 1.0):
@@ -83,7 +86,7 @@ class Separator(Engine):
     defaults = {"guidance": 3.0, "sampler": "ddim", "steps": 3, "eta": 0.0, "overlap": None,
                 "batch_size": 8, "seed": 0, "reconstruct": "mask", "method": "msgld", "gaussian_strength": 1.0,
                 "precision": "auto", "ensemble": 1, "spacing": "leading", "last_pass": "auto", "refine": 0, "refine_strength": 0.3,
-                "high_band": "flat", "mask_power": 1.0, "prompt": None, "text_guidance": 1.0}
+                "high_band": "flat", "mask_power": 1.0, "prompt": None, "text_guidance": 1.0, "mask_refiner": "auto"}
 
     @torch.no_grad()
     def separate_windows(self, chunks: torch.Tensor, s: SeparationSettings, generator: torch.Generator,
@@ -132,7 +135,24 @@ class Separator(Engine):
 
         mels = windowed_apply(model, mix.view(1, frames, g.hop), g.mel_window, overlap, dim=1, out_dim=-2,
                               batch=s.batch_size, progress=progress)
+        if self.bundle.refiner is not None and s.mask_refiner == "auto":
+            mels = self.refine_masks(mels, mix)
         return SeparationEstimate(mels[0], s)
+
+    @torch.no_grad()
+    def refine_masks(self, mels: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        """The mask refiner over the whole blended estimate [1, S, T, 64] and the 16 kHz mixture
+        [T * hop], in blocks of REFINER_BLOCK frames (flat memory), cross-faded."""
+        b = self.bundle
+        mix_mel = b.front(mix.to(b.device))[None, : mels.shape[-2]]  # [1, T, 64]
+        x = torch.cat([mels, mix_mel[:, None]], dim=1).transpose(1, 2)  # [1, T, S + 1, 64]
+
+        def refine(chunk: torch.Tensor, starts: list[int]) -> torch.Tensor:  # [n, W, S + 1, 64] -> [n, S, W, 64]
+            chunk = chunk.transpose(1, 2)
+            return b.refiner(chunk[:, :-1], chunk[:, -1])
+
+        block = min(REFINER_BLOCK, x.shape[1])
+        return windowed_apply(refine, x, block, min(REFINER_OVERLAP, block // 2), dim=1, out_dim=-2)
 
     def reconstruct(self, estimate: SeparationEstimate, audio, sample_rate: int,
                     block_seconds: float = BLOCK_SECONDS) -> Iterator[torch.Tensor]:

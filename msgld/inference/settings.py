@@ -22,6 +22,7 @@ from msgld.text.prompts import parse_stem_prompts
 
 METHODS = ("msgld", "dirac", "gaussian")
 RECONSTRUCT = ("mask", "vocoder")
+MASK_REFINER = ("auto", "off")
 
 
 class SettingError(ValueError):
@@ -186,6 +187,9 @@ class SeparationSettings(SamplingSettings):
                              "per-stem spectral slope extrapolated", choices=HIGH_BANDS)
     mask_power: float = setting("exponent on the stems' mel magnitudes in the ratio masks (1: magnitude ratios; 2: "
                                 "power ratios, harder; below 1 softer)", low=0, above=True, high=8, metavar="P")
+    mask_refiner: str = setting("auto: the model's mask refiner corrects the estimated log-mels from the mixture's "
+                                "own log-mel before they become masks (where the model has one); off: the LDM's "
+                                "estimate as it is", choices=MASK_REFINER)
 
     def check(self) -> None:
         self.check_prompt()

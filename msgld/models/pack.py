@@ -1,6 +1,7 @@
-"""A model folder: the `vae`, `ldm` and optional `vocoder` weights pairs that inference loads
-together (msgld.inference.bundle). Packing checks that the LDM was trained on this VAE's
-latents (same scale factor) and can store chosen parts in float16."""
+"""A model folder: the `vae`, `ldm` and optional `vocoder` and `refiner` weights pairs that
+inference loads together (msgld.inference.bundle). Packing checks that the LDM was trained on
+this VAE's latents (same scale factor) and the mask refiner on this LDM's estimates, and can
+store chosen parts in float16."""
 
 from __future__ import annotations
 
@@ -12,14 +13,24 @@ from msgld.audio.mel import MelConfig
 from msgld.weights import file_hash, load_model, save_model, weight_paths
 
 
+def hashes_of(model, path: str | Path) -> set[str]:
+    """A weights file's own hash and those it was packed from."""
+    return {file_hash(weight_paths(path)[0]), *model.weights_info.get("training", {}).get("source_hashes", [])}
+
+
 def pack_model(out: str | Path, vae: str | Path, ldm: str | Path, vocoder: str | Path | None = None,
-               half: list[str] | tuple[str, ...] = ()) -> Path:
+               half: list[str] | tuple[str, ...] = (), refiner: str | Path | None = None) -> Path:
     out = Path(out)
-    parts = {"vae": vae, "ldm": ldm, **({"vocoder": vocoder} if vocoder else {})}
+    parts = {"vae": vae, "ldm": ldm, **({"vocoder": vocoder} if vocoder else {}), **({"refiner": refiner} if refiner else {})}
     models = {name: load_model(path, kind=name) for name, path in parts.items()}
     expected = models["ldm"].latent_info.get("scale_factor")
     if expected is not None and abs(expected - models["vae"].scale_factor) > 1e-6 * max(1.0, abs(expected)):
         raise ValueError(f"{ldm}: trained on latents scaled by {expected}, but {vae} has {models['vae'].scale_factor}")
+    if refiner:
+        made_by = models["refiner"].weights_info.get("training", {}).get("estimates", {}).get("ldm_hash")
+        if made_by not in hashes_of(models["ldm"], ldm):
+            raise ValueError(f"{refiner}: trained on estimates of LDM {made_by}, not of {ldm}; train it on this "
+                             f"LDM's estimates (`msgld data estimate`)")
     for name, model in models.items():
         info = model.weights_info
         training = dict(info.get("training", {}))

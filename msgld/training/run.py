@@ -30,6 +30,7 @@ _TASKS = {
     "vocoder": "msgld.training.vocoder_module:VocoderModule",
     "ldm": "msgld.training.ldm_module:LDMModule",
     "demucs": "msgld.training.demucs_module:DemucsModule",
+    "refiner": "msgld.training.refiner_module:RefinerModule",
 }
 
 
