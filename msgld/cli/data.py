@@ -176,7 +176,7 @@ def estimate(args: argparse.Namespace) -> int:
     sep = Separator(args.model, device=args.device)
     info = write_estimates(sep, args.data, args.out, args.split, tracks=parse_tracks(args.tracks), limit=args.limit,
                            shard=parse_shard(args.shard), seed=args.seed, progress=progress)
-    print(f"{args.out}: estimates of {info['items']} segments of {args.split} by {info['model']}")
+    print(f"{args.out}: estimates of {info['splits'][args.split]['items']} segments of {args.split} by {info['model']}")
     return 0
 
 

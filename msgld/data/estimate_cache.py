@@ -66,24 +66,27 @@ def write_estimates(separator, data: str | Path, out: str | Path, split: str = "
         raise DatasetError(f"{data}/{split}: no segments with {min_active_stems}+ active stems in the selection")
     if limit is not None and limit < len(items):
         items = [items[i * len(items) // limit] for i in range(limit)]
-    s = separator.resolve(**{**settings, "mask_refiner": "off"})  # the LDM's own estimate
+    s = separator.resolve(**{**settings, "mask_refiner": "none"})  # the LDM's own estimate
     folder = separator.bundle.folder
     info = {
-        "format": FORMAT, "version": 1, "data": str(Path(data).resolve()), "split": split,
-        "stems": separator.stems, "model": str(folder),
-        "ldm_hash": file_hash(folder / "ldm.safetensors"), "vae_hash": file_hash(folder / "vae.safetensors"),
-        "settings": s.to_dict(), "seed": seed, "tracks": None if tracks is None else [sorted(tracks[0]), tracks[1]],
-        "min_active_stems": min_active_stems, "items": len(items), "segment": dataset.segment,
+        "format": FORMAT, "version": 1, "data": str(Path(data).resolve()), "stems": separator.stems,
+        "model": str(folder), "ldm_hash": file_hash(folder / "ldm.safetensors"),
+        "vae_hash": file_hash(folder / "vae.safetensors"), "settings": s.to_dict(), "seed": seed,
+        "segment": dataset.segment, "splits": {},
     }
+    selection = {"tracks": None if tracks is None else [sorted(tracks[0]), tracks[1]], "limit": limit,
+                 "min_active_stems": min_active_stems, "items": len(items)}
     saved = out / "cache.json"
     if saved.exists():
         old = json.loads(saved.read_text())
-        if {k_: old.get(k_) for k_ in ("ldm_hash", "vae_hash", "settings")} != {
-                k_: info[k_] for k_ in ("ldm_hash", "vae_hash", "settings")}:
-            raise DatasetError(f"{out}: holds estimates of another model or settings; choose a new --out")
-        info["splits"] = sorted(set(old.get("splits", [old.get("split")])) | {split})
-    else:
-        info["splits"] = [split]
+        same = ("ldm_hash", "vae_hash", "settings", "seed", "segment", "stems")
+        if {key: old.get(key) for key in same} != {key: info[key] for key in same}:
+            raise DatasetError(f"{out}: holds estimates of another model, settings or seed; choose a new --out")
+        if old["splits"].get(split, selection) != selection:
+            raise DatasetError(f"{out}/{split}: made with another selection {old['splits'][split]}; choose a new "
+                               f"--out or the same --tracks/--limit")
+        info["splits"] = old["splits"]
+    info["splits"][split] = selection
     atomic_write_text(saved, json.dumps(info, indent=2) + "\n")
     for number, (t, start) in enumerate(items):
         if number % n != k:

@@ -22,7 +22,7 @@ from msgld.text.prompts import parse_stem_prompts
 
 METHODS = ("msgld", "dirac", "gaussian")
 RECONSTRUCT = ("mask", "vocoder")
-MASK_REFINER = ("auto", "off")
+MASK_REFINER = ("auto", "none")  # not "off": YAML reads that as false (--option, --cell)
 
 
 class SettingError(ValueError):
@@ -188,7 +188,7 @@ class SeparationSettings(SamplingSettings):
     mask_power: float = setting("exponent on the stems' mel magnitudes in the ratio masks (1: magnitude ratios; 2: "
                                 "power ratios, harder; below 1 softer)", low=0, above=True, high=8, metavar="P")
     mask_refiner: str = setting("auto: the model's mask refiner corrects the estimated log-mels from the mixture's "
-                                "own log-mel before they become masks (where the model has one); off: the LDM's "
+                                "own log-mel before they become masks (where the model has one); none: the LDM's "
                                 "estimate as it is", choices=MASK_REFINER)
 
     def check(self) -> None:

@@ -9,6 +9,9 @@ crop (MSDM's silence threshold). Validation, on whole segments of the cache's `v
 logs `val/si_sdr` (the mean over active stems, refined; `val/loss` is its negative, monitored)
 and `val/si_sdr_input`
 (the same for the LDM's estimate as it is), so the gain reads directly.
+
+`data.blind: true` is the ablation that tells what the LDM's estimate is worth: the estimate is
+replaced by zeros (equal masks), so the same network separates from the mixture's log-mel alone.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class RefinerModule(L.LightningModule):
         self.front = MelFrontEnd()
         self.masker = MaskReconstructor(self.front.cfg)
         self.refiner = MaskRefiner(config.get("model"))
+        self.blind = bool(config.get("data", {}).get("blind", False))
 
     @property
     def model(self) -> MaskRefiner:
@@ -95,6 +99,8 @@ class RefinerModule(L.LightningModule):
     # -- steps ------------------------------------------------------------------------------
     def separate(self, log_mels: torch.Tensor, mixture: torch.Tensor, refine: bool = True) -> torch.Tensor:
         """Estimated log-mels [B, S, T, F] and the mixture [B, L] -> masked stems [B, S, L]."""
+        if self.blind:
+            log_mels = torch.zeros_like(log_mels)
         if refine:
             log_mels = self.refiner(log_mels, self.front(mixture)[..., : log_mels.shape[-2], :])
         return self.masker(log_mels, mixture)
@@ -125,4 +131,5 @@ class RefinerModule(L.LightningModule):
     # -- export -----------------------------------------------------------------------------
     def prepare_export(self, train_loader) -> dict:
         info = train_loader.dataset.items.info
-        return {"estimates": {k: info[k] for k in ("model", "ldm_hash", "vae_hash", "settings", "tracks")}}
+        return {"estimates": {k: info[k] for k in ("model", "ldm_hash", "vae_hash", "settings", "seed", "splits")},
+                "blind": self.blind}

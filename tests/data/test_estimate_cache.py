@@ -24,7 +24,7 @@ def test_estimates_match_the_separator_and_reruns_skip(setup, tmp_path):
     out = tmp_path / "cache"
     info = write_estimates(sep, data, out, "train", tracks=([0, 1, 3], 4), min_active_stems=0, seed=5)
     files = sorted((out / "train").glob("*.safetensors"))
-    assert info["items"] == 3 and [f.name for f in files] == ["Track00000@0.safetensors", "Track00001@0.safetensors",
+    assert info["splits"]["train"]["items"] == 3 and [f.name for f in files] == ["Track00000@0.safetensors", "Track00001@0.safetensors",
                                                               "Track00003@0.safetensors"]
     stamps = [f.stat().st_mtime_ns for f in files]
     write_estimates(sep, data, out, "train", tracks=([0, 1, 3], 4), min_active_stems=0, seed=5)
@@ -58,6 +58,8 @@ def test_another_model_into_the_same_cache_is_refused(setup, tmp_path):
     other = Separator(make_debug_model(tmp_path / "other", seed=3))
     with pytest.raises(DatasetError, match="another model"):
         write_estimates(other, data, out, "validation", min_active_stems=0)
+    with pytest.raises(DatasetError, match="another selection"):
+        write_estimates(sep, data, out, "train", limit=2, min_active_stems=0)
     with pytest.raises(DatasetError, match="not an estimate cache"):
         EstimateDataset(tmp_path / "nothing")
 

@@ -16,7 +16,7 @@ SR = 16000
 @pytest.fixture(scope="module")
 def shipped():
     folder = PRETRAINED / DEFAULT_MODEL
-    for part in ("vae", "ldm", "vocoder"):
+    for part in ("vae", "ldm", "vocoder", "refiner"):
         assert (folder / f"{part}.safetensors").exists() and (folder / f"{part}.json").exists(), part
     return load_bundle()
 
@@ -35,6 +35,10 @@ def test_shipped_model_separates_a_short_clip(shipped):
     torch.testing.assert_close(stems.sum(0), torch.from_numpy(mix), atol=1e-4, rtol=0)  # mixture-phase masks
     energy = stems.pow(2).mean(-1)
     assert (energy > 0).sum() >= 2  # the masks share the mixture out, not all to one stem
+    assert shipped.refiner is not None
+    raw = Separator(shipped).separate(mix, sample_rate=SR, mask_refiner="none")
+    torch.testing.assert_close(raw.sum(0), torch.from_numpy(mix), atol=1e-4, rtol=0)
+    assert not torch.allclose(raw, stems, atol=1e-3)  # the refiner changed the masks
 
 
 def test_shipped_model_generates_and_arranges(shipped):

@@ -71,7 +71,7 @@ def test_cli_trains_exports_and_separation_uses_it(cache, tmp_path):
     sep = Separator(bundle)
     mix = torch.randn(16000 * 3) * 0.1
     on = sep.separate(mix, sample_rate=16000)
-    off = sep.separate(mix, sample_rate=16000, mask_refiner="off")
+    off = sep.separate(mix, sample_rate=16000, mask_refiner="none")
     assert not torch.allclose(on, off)
     torch.testing.assert_close(on.sum(0), mix, atol=1e-4, rtol=0)  # the stems still sum to the input
     torch.testing.assert_close(off, Separator(model).separate(mix, sample_rate=16000))  # off: the LDM alone
@@ -86,3 +86,19 @@ def test_pack_refuses_a_refiner_of_another_ldm(cache, tmp_path):
     other = make_debug_model(tmp_path / "other", seed=4)
     with pytest.raises(ValueError, match="estimates of LDM"):
         pack_model(tmp_path / "bad", other / "vae", other / "ldm", refiner=out / "weights" / "final" / "refiner")
+
+
+def test_blind_ablation_ignores_the_estimate_and_does_not_pack(cache, tmp_path):
+    data, model = cache
+    module = RefinerModule(merge(load_config("refiner", "tiny"), {**SMALL, "data": {"crop_frames": 64, "blind": True}}))
+    train_loader, _ = module.build_loaders(data, RunOptions(out=tmp_path, batch_size=2))
+    batch = next(iter(train_loader))
+    a = module.separate(batch["log_mels"], batch["mixture"])
+    b = module.separate(batch["log_mels"] + torch.randn_like(batch["log_mels"]), batch["mixture"])
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    out = tmp_path / "run"
+    assert main(["train", "refiner", "--data", str(data), "--out", str(out), "--max-steps", "1", "--no-progress",
+                 "--set", "model.channels=8", "--set", "model.groups=4", "--set", "data.crop_frames=64",
+                 "--set", "data.blind=true"]) == 0
+    with pytest.raises(ValueError, match="blind"):
+        pack_model(tmp_path / "bad", model / "vae", model / "ldm", refiner=out / "weights" / "final" / "refiner")
