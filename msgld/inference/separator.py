@@ -39,7 +39,7 @@ from msgld.inference.engine import Engine, Progress, StepCallback, as_tensor, no
 from msgld.inference.settings import METHODS, RECONSTRUCT, SeparationSettings  # noqa: F401 (re-exported)
 
 BLOCK_SECONDS = 10.0  # native-rate reconstruction runs in blocks of this length (flat memory)
-REFINER_BLOCK, REFINER_OVERLAP = 2048, 256  # mel frames per block of the mask refiner, and their overlap
+REFINER_BLOCK, REFINER_OVERLAP = 1024, 128  # mel frames per block of the mask refiner, and their overlap
 
 
 def msdm_hook(method: str, cond: torch.Tensor, strength: float = 1.0):
@@ -144,15 +144,22 @@ class Separator(Engine):
         """The mask refiner over the whole blended estimate [1, S, T, 64] and the 16 kHz mixture
         [T * hop], in blocks of REFINER_BLOCK frames (flat memory), cross-faded."""
         b = self.bundle
-        mix_mel = b.front(mix.to(b.device))[None, : mels.shape[-2]]  # [1, T, 64]
-        x = torch.cat([mels, mix_mel[:, None]], dim=1).transpose(1, 2)  # [1, T, S + 1, 64]
+        frames, hop = mels.shape[-2], self.geometry.hop
+        block = min(REFINER_BLOCK, frames)
+        overlap = min(REFINER_OVERLAP, block // 2)
 
-        def refine(chunk: torch.Tensor, starts: list[int]) -> torch.Tensor:  # [n, W, S + 1, 64] -> [n, S, W, 64]
+        def mixture_mel(chunk: torch.Tensor, starts: list[int]) -> torch.Tensor:  # [1, W, hop] -> [1, W, 64]
+            return b.front(chunk.reshape(chunk.shape[0], -1))
+
+        def refine(chunk: torch.Tensor, starts: list[int]) -> torch.Tensor:  # [1, W, S + 1, 64] -> [1, S, W, 64]
             chunk = chunk.transpose(1, 2)
             return b.refiner(chunk[:, :-1], chunk[:, -1])
 
-        block = min(REFINER_BLOCK, x.shape[1])
-        return windowed_apply(refine, x, block, min(REFINER_OVERLAP, block // 2), dim=1, out_dim=-2)
+        # the mixture's log-mel block by block too: one STFT of a 10-minute input takes hundreds of MB
+        mix = mix[: frames * hop].view(1, frames, hop).to(b.device)
+        mix_mel = windowed_apply(mixture_mel, mix, block, overlap, dim=1, out_dim=-2)
+        x = torch.cat([mels, mix_mel[:, None]], dim=1).transpose(1, 2)  # [1, T, S + 1, 64]
+        return windowed_apply(refine, x, block, overlap, dim=1, out_dim=-2)
 
     def reconstruct(self, estimate: SeparationEstimate, audio, sample_rate: int,
                     block_seconds: float = BLOCK_SECONDS) -> Iterator[torch.Tensor]:

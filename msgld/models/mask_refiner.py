@@ -12,7 +12,9 @@ regression-plus-diffusion separators combine the two the other way round.
 Input features per (frame, band): the S estimated log-mels, the mixture's log-mel and the S ratio
 masks they make. Residual blocks of 3x3 convolutions, dilated along time (context of seconds) and
 frequency (harmonics); the output conv starts at zero, so an untrained refiner returns the
-estimate unchanged. Any length: it is fully convolutional (applied per 10.24 s window).
+estimate unchanged (`residual: true`, the output added to the estimate), or equal masks
+(`residual: false`: the output replaces it, and the estimate is only an input feature). Any
+length: it is fully convolutional.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ DEFAULT_CONFIG = {
     "channels": 32,
     "dilations": [[1, 1], [2, 1], [4, 2], [8, 1], [16, 2], [1, 4]],  # (time, frequency) per block
     "groups": 8,
+    "residual": True,  # the output corrects the estimate; false: new log-mels, the estimate an input feature only
 }
 
 
@@ -67,7 +70,8 @@ class MaskRefiner(nn.Module):
         h = self.conv_in(x)
         for block in self.blocks:
             h = block(h)
-        return est + self.conv_out(F.silu(self.norm_out(h)))
+        out = self.conv_out(F.silu(self.norm_out(h)))
+        return est + out if self.config["residual"] else out
 
 
 def build_refiner(config: dict) -> MaskRefiner:

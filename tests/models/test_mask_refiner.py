@@ -26,3 +26,9 @@ def test_bad_shapes_are_named():
         m(torch.randn(1, 3, 10, 64), torch.randn(1, 10, 64))
     with pytest.raises(ValueError, match="does not match"):
         m(torch.randn(1, 4, 10, 64), torch.randn(1, 12, 64))
+
+
+def test_non_residual_refiner_starts_at_equal_masks():
+    est, mix = torch.randn(1, 4, 20, 64), torch.randn(1, 20, 64)
+    out = MaskRefiner({"residual": False})(est, mix)
+    torch.testing.assert_close(out, torch.zeros_like(est), rtol=0, atol=0)
