@@ -67,11 +67,11 @@ def write_estimates(separator, data: str | Path, out: str | Path, split: str = "
     if limit is not None and limit < len(items):
         items = [items[i * len(items) // limit] for i in range(limit)]
     s = separator.resolve(**{**settings, "mask_refiner": "none"})  # the LDM's own estimate
-    folder = separator.bundle.folder
+    b = separator.bundle
     info = {
         "format": FORMAT, "version": 1, "data": str(Path(data).resolve()), "stems": separator.stems,
-        "model": str(folder), "ldm_hash": file_hash(folder / "ldm.safetensors"),
-        "vae_hash": file_hash(folder / "vae.safetensors"), "settings": s.to_dict(), "seed": seed,
+        "model": str(b.folder), "ldm_hash": file_hash(b.ldm.weights_path),  # the files in use (a --checkpoint too)
+        "vae_hash": file_hash(b.vae.weights_path), "settings": s.to_dict(), "seed": seed,
         "segment": dataset.segment, "splits": {},
     }
     selection = {"tracks": None if tracks is None else [sorted(tracks[0]), tracks[1]], "limit": limit,
