@@ -98,8 +98,16 @@ def fast_length(n: int) -> int:
         m += 1
 
 
-@lru_cache(maxsize=16)
 def _band_layout(grid: StftGrid) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`_cached_band_layout`, made outside inference mode: a cached tensor first made under
+    `torch.inference_mode` (evaluation) could not take part in training later (the refiner's
+    loss goes through these masks)."""
+    with torch.inference_mode(False):
+        return _cached_band_layout(grid)
+
+
+@lru_cache(maxsize=16)
+def _cached_band_layout(grid: StftGrid) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(spread [n_freq, n_mels]: rows summing to one for the bins up to f_max, zero above;
     high: bool [n_freq], the bins above f_max; bin frequencies [n_freq]; band centres [n_mels])."""
     cfg = grid.mel

@@ -16,8 +16,9 @@ equal share of the residual (Gaussian, `gaussian_strength` in (0, 1]). This is t
 Multi-Track MusicLDM reported; a latent of a sum is not the sum of latents, which limits it.
 
 `ensemble=k` draws k samples per window and keeps their mean mel power (k times the cost).
-Where the model has a mask refiner (`mask_refiner="auto"`), it then corrects the blended
-log-mels from the mixture's own log-mel (msgld.models.mask_refiner).
+Where the model has a mask refiner (`mask_refiner="auto"`, method msgld: it was trained on that
+method's estimates), it then corrects the blended log-mels from the mixture's own log-mel
+(msgld.models.mask_refiner); the MSDM-style baselines stay as they were.
 `spacing` places the steps ("trailing": the first at t = T, so `steps=1` is the one-step x0
 estimate; "leading": the DDIM paper's). `refine=k` is a warm-start refinement (SDEdit/StoRM):
 the sampled estimate is noised again to t0 = `refine_strength` * T and k more steps run from there.
@@ -135,7 +136,7 @@ class Separator(Engine):
 
         mels = windowed_apply(model, mix.view(1, frames, g.hop), g.mel_window, overlap, dim=1, out_dim=-2,
                               batch=s.batch_size, progress=progress)
-        if self.bundle.refiner is not None and s.mask_refiner == "auto":
+        if self.bundle.refiner is not None and s.mask_refiner == "auto" and s.method == "msgld":  # made for its estimates
             mels = self.refine_masks(mels, mix)
         return SeparationEstimate(mels[0], s)
 

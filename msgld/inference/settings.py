@@ -188,8 +188,8 @@ class SeparationSettings(SamplingSettings):
     mask_power: float = setting("exponent on the stems' mel magnitudes in the ratio masks (1: magnitude ratios; 2: "
                                 "power ratios, harder; below 1 softer)", low=0, above=True, high=8, metavar="P")
     mask_refiner: str = setting("auto: the model's mask refiner corrects the estimated log-mels from the mixture's "
-                                "own log-mel before they become masks (where the model has one); none: the LDM's "
-                                "estimate as it is", choices=MASK_REFINER)
+                                "own log-mel before they become masks (where the model has one; method msgld); "
+                                "none: the LDM's estimate as it is", choices=MASK_REFINER)
 
     def check(self) -> None:
         self.check_prompt()

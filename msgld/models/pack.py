@@ -21,7 +21,8 @@ def hashes_of(model, path: str | Path) -> set[str]:
 def pack_model(out: str | Path, vae: str | Path, ldm: str | Path, vocoder: str | Path | None = None,
                half: list[str] | tuple[str, ...] = (), refiner: str | Path | None = None) -> Path:
     out = Path(out)
-    parts = {"vae": vae, "ldm": ldm, **({"vocoder": vocoder} if vocoder else {}), **({"refiner": refiner} if refiner else {})}
+    optional = {"vocoder": vocoder, "refiner": refiner}
+    parts = {"vae": vae, "ldm": ldm, **{name: path for name, path in optional.items() if path}}
     models = {name: load_model(path, kind=name) for name, path in parts.items()}
     expected = models["ldm"].latent_info.get("scale_factor")
     if expected is not None and abs(expected - models["vae"].scale_factor) > 1e-6 * max(1.0, abs(expected)):
