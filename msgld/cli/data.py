@@ -166,6 +166,7 @@ def parse_tracks(text: str | None) -> tuple[list[int], int] | None:
 
 
 def estimate(args: argparse.Namespace) -> int:
+    from msgld.cli.common import load_bundle_from_args
     from msgld.data.estimate_cache import write_estimates
     from msgld.inference import Separator
 
@@ -173,7 +174,7 @@ def estimate(args: argparse.Namespace) -> int:
         if not args.quiet and (done == total or done % 16 == 0):
             print(f"estimate {args.split}: {done}/{total}", flush=True)
 
-    sep = Separator(args.model, device=args.device)
+    sep = Separator(load_bundle_from_args(args))
     info = write_estimates(sep, args.data, args.out, args.split, tracks=parse_tracks(args.tracks), limit=args.limit,
                            shard=parse_shard(args.shard), seed=args.seed, progress=progress)
     print(f"{args.out}: estimates of {info['splits'][args.split]['items']} segments of {args.split} by {info['model']}")
@@ -181,6 +182,8 @@ def estimate(args: argparse.Namespace) -> int:
 
 
 def add_estimate(sub) -> None:
+    from msgld.cli.common import add_model_arguments
+
     p = sub.add_parser("estimate", help="store the separator's stem estimates of dataset segments (for the mask "
                                         "refiner)",
                        description="Separate fixed 10.24 s segments of a split with a model at its separation "
@@ -188,14 +191,13 @@ def add_estimate(sub) -> None:
                                    "`msgld train refiner`. Rerunning skips finished segments.")
     p.add_argument("--data", required=True, help="dataset folder ({split}/<track>/<stem>.wav)")
     p.add_argument("--out", required=True, help="estimate cache folder")
-    p.add_argument("--model", default="msgld-tiny", help="model name or folder (default: the shipped one)")
+    add_model_arguments(p)
     p.add_argument("--split", default="train")
     p.add_argument("--tracks", metavar="K1,K2,.../N",
                    help="only tracks whose index in the split mod N is one of the K (e.g. songs the LDM never saw)")
     p.add_argument("--limit", type=int, help="at most this many segments, spread over the selection")
     p.add_argument("--shard", default="0/1", metavar="K/N", help="write every N-th segment from the K-th")
     p.add_argument("--seed", type=int, default=0, help="segment i is separated with seed SEED + i")
-    p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=estimate)
 

@@ -28,10 +28,11 @@ def pack_model(out: str | Path, vae: str | Path, ldm: str | Path, vocoder: str |
     if expected is not None and abs(expected - models["vae"].scale_factor) > 1e-6 * max(1.0, abs(expected)):
         raise ValueError(f"{ldm}: trained on latents scaled by {expected}, but {vae} has {models['vae'].scale_factor}")
     if refiner:
-        if models["refiner"].weights_info.get("training", {}).get("blind"):
+        trained = models["refiner"].weights_info.get("training", {})
+        if trained.get("blind"):
             raise ValueError(f"{refiner}: trained blind (data.blind, an ablation without the LDM's estimate); "
                              f"separation would feed it one")
-        made_by = models["refiner"].weights_info.get("training", {}).get("estimates", {}).get("ldm_hash")
+        made_by = trained.get("estimates", {}).get("ldm_hash")
         if made_by not in hashes_of(models["ldm"], ldm):
             raise ValueError(f"{refiner}: trained on estimates of LDM {made_by}, not of {ldm}; train it on this "
                              f"LDM's estimates (`msgld data estimate`)")

@@ -7,8 +7,7 @@ masks on the mixture's STFT exactly as separation makes them (`MaskReconstructor
 is the negative SI-SDR of the masked stems against the true ones, over the stems active in the
 crop (MSDM's silence threshold). Validation, on whole segments of the cache's `validation` split,
 logs `val/si_sdr` (the mean over active stems, refined; `val/loss` is its negative, monitored)
-and `val/si_sdr_input`
-(the same for the LDM's estimate as it is), so the gain reads directly.
+and `val/si_sdr_input` (the same for the LDM's estimate as it is), so the gain reads directly.
 
 `data.blind: true` is the ablation that tells what the LDM's estimate is worth: the estimate is
 replaced by zeros (equal masks), so the same network separates from the mixture's log-mel alone.
