@@ -37,8 +37,8 @@ def weights_for(source: str, work: Path) -> Path:
     return path
 
 
-def crops(data: str, split: str, frames: int, tracks: int, text: Path):
-    """(stems [N, S, C, T, F], captions [N, D]) of the first crop of each track."""
+def crops(data: str, split: str, frames: int, tracks: int, text: Path | None):
+    """(stems [N, S, C, T, F], captions [N, D], or None without `text`) of the first crop of each track."""
     from msgld.data.latent_cache import LatentDataset
 
     ds = LatentDataset(data, split, frames, sample=False, fixed=True, text=text)
@@ -50,7 +50,7 @@ def crops(data: str, split: str, frames: int, tracks: int, text: Path):
     if len(picks) < 2:
         raise ValueError(f"{data}: split {split!r} has {len(picks)} tracks with a full crop; need at least 2")
     items = [ds[i] for i in picks]
-    return torch.stack([it["stems"] for it in items]), torch.stack([it["text"] for it in items])
+    return torch.stack([it["stems"] for it in items]), torch.stack([it["text"] for it in items]) if text else None
 
 
 def per_item_losses(net, z0, text, scheduler, objective, seed: int) -> np.ndarray:

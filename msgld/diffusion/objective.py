@@ -14,6 +14,12 @@ by the target's own factor. `weighting`:
 `timesteps`: "uniform" over [0, N), or "high_noise": a share `high_noise_share` of each batch is
 drawn from the top `high_noise_range` of the schedule (t near T), the rest uniformly.
 
+`given_share` (a network with the given-stems pathway, arrangement): that share of each batch
+becomes arrangement items. Each gets a random non-empty proper subset of the stems given clean
+(`model(..., given=(z0, mask))`), with probability `given_prefix_share` also the first frames of
+every stem (continuation, as later windows of a long piece see them), loses its mixture condition,
+and is scored on what is not given only. At 0 (the default) nothing is drawn for it.
+
 The network never sees a flag for guidance: with probability `cfg_dropout` an example's
 mixture condition is replaced by zeros (the null condition). A text condition (for a network
 with a text pathway) is dropped to zeros on its own, with probability `text_dropout`, so text
@@ -30,7 +36,8 @@ WEIGHTINGS = ("none", "min_snr", "min_snr_floor")
 TIMESTEP_SAMPLINGS = ("uniform", "high_noise")
 
 DEFAULT_OBJECTIVE = {"cfg_dropout": 0.1, "weighting": "none", "min_snr_gamma": 5.0, "x0_weight_floor": 1.0,
-                     "timesteps": "uniform", "high_noise_share": 0.25, "high_noise_range": 0.05}
+                     "timesteps": "uniform", "high_noise_share": 0.25, "high_noise_range": 0.05,
+                     "given_share": 0.0, "given_prefix_share": 0.3}
 
 
 def objective_settings(cfg: dict | None) -> dict:
@@ -43,8 +50,9 @@ def objective_settings(cfg: dict | None) -> dict:
         raise ValueError(f"unknown loss weighting {s['weighting']!r}; choose one of {list(WEIGHTINGS)}")
     if s["timesteps"] not in TIMESTEP_SAMPLINGS:
         raise ValueError(f"unknown timestep sampling {s['timesteps']!r}; choose one of {list(TIMESTEP_SAMPLINGS)}")
-    if not 0 <= s["cfg_dropout"] <= 1 or not 0 <= s["high_noise_share"] <= 1 or not 0 < s["high_noise_range"] <= 1:
-        raise ValueError(f"cfg_dropout and high_noise_share must be in [0, 1], high_noise_range in (0, 1]: {s}")
+    shares = ("cfg_dropout", "high_noise_share", "given_share", "given_prefix_share")
+    if not all(0 <= s[k] <= 1 for k in shares) or not 0 < s["high_noise_range"] <= 1:
+        raise ValueError(f"{', '.join(shares)} must be in [0, 1], high_noise_range in (0, 1]: {s}")
     return s
 
 
@@ -57,6 +65,23 @@ def drop_condition(cond: torch.Tensor, p: float, generator: torch.Generator | No
     if always_keep is not None:
         keep = keep | always_keep.to(device=cond.device, dtype=torch.bool)
     return cond * keep.view(-1, *([1] * (cond.ndim - 1))).to(cond.dtype)
+
+
+def given_masks(z0: torch.Tensor, share: float, prefix_share: float,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Masks [B, S, 1, T, 1] of what arrangement items are given (1 = known): a share `share` of
+    the items get a random non-empty proper subset of the stems (all equally likely), and of
+    those a share `prefix_share` also the first T/8 to T/2 frames of every stem; the rest nothing."""
+    b, s, _, t, _ = z0.shape
+    dev = z0.device
+    chosen = torch.rand(b, generator=generator, device=dev) < share
+    subset = torch.randint(1, 2**s - 1, (b,), generator=generator, device=dev)
+    stems = ((subset[:, None] >> torch.arange(s, device=dev)) & 1).float()
+    prefix = torch.randint(max(1, t // 8), max(2, t // 2 + 1), (b,), generator=generator, device=dev)
+    with_prefix = torch.rand(b, generator=generator, device=dev) < prefix_share
+    frames = (torch.arange(t, device=dev)[None] < prefix[:, None]) & with_prefix[:, None]
+    mask = torch.maximum(stems[:, :, None], frames[:, None, :].float())  # [B, S, T]
+    return (mask * chosen[:, None, None]).view(b, s, 1, t, 1).to(z0.dtype)
 
 
 def snr(scheduler: DDPMScheduler, t: torch.Tensor) -> torch.Tensor:
@@ -112,11 +137,17 @@ def diffusion_loss(
     always_keep: torch.Tensor | None = None,
     text: torch.Tensor | None = None,
     text_dropout: float = 0.0,
+    given_mask: torch.Tensor | None = None,
+    given_pathway: bool = True,
+    reduce: bool = True,
 ) -> torch.Tensor:
     """z0 [B, S, C, T, F] clean stem latents, cond [B, C, T, F] mixture latent -> scalar loss.
     `objective`: the config's objective section (a bare float is the CFG dropout alone);
     `always_keep` [B]: examples whose condition is never dropped (remixes, msgld.data.remix);
-    `text` [B, D]: caption embeddings (a network with a text pathway), dropped with `text_dropout`."""
+    `text` [B, D]: caption embeddings (a network with a text pathway), dropped with `text_dropout`;
+    `given_mask` [B, S, 1, T, 1]: what arrangement items are given, instead of drawing it by
+    `given_share`; `given_pathway=False` scores them without showing the network what is given
+    (the network without the pathway, for comparisons); `reduce=False`: the per-example losses [B]."""
     if not isinstance(objective, dict):
         objective = {} if objective is None else {"cfg_dropout": float(objective)}
     s = objective_settings(objective)
@@ -126,11 +157,24 @@ def diffusion_loss(
     zt = scheduler.add_noise(z0, noise, t)
     target = prediction_target(scheduler, z0, noise, t)
     cond = drop_condition(cond, s["cfg_dropout"], generator, always_keep)
-    if text is None:
-        pred = model(zt, t, cond)
-    else:  # drawn after the mixture's dropout: text-free training draws what it always drew
-        pred = model(zt, t, cond, text=drop_condition(text, text_dropout, generator))
-    per_example = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
+    kw = {}
+    if text is not None:  # drawn after the mixture's dropout: text-free training draws what it always drew
+        kw["text"] = drop_condition(text, text_dropout, generator)
+    scored = None
+    if given_mask is None and s["given_share"] > 0:  # drawn last, for the same reason
+        given_mask = given_masks(z0, s["given_share"], s["given_prefix_share"], generator)
+    if given_mask is not None:
+        arranged = given_mask.flatten(1).amax(1) > 0
+        cond = cond * (~arranged).view(-1, 1, 1, 1).to(cond.dtype)  # arrangement samples without a mixture
+        if given_pathway:
+            kw["given"] = (z0, given_mask)
+        scored = (1 - given_mask).expand_as(z0)
+    pred = model(zt, t, cond, **kw)
+    err = (pred.float() - target.float()).pow(2)
+    if scored is None:
+        per_example = err.flatten(1).mean(1)
+    else:  # arrangement items: the error on what was not given
+        per_example = (err * scored).flatten(1).sum(1) / scored.flatten(1).sum(1).clamp(min=1)
     w = loss_weights(snr(scheduler, t), scheduler.config.prediction_type, s["weighting"],
                      s["min_snr_gamma"], s["x0_weight_floor"])
-    return (w * per_example).mean()
+    return (w * per_example).mean() if reduce else w * per_example

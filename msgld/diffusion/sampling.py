@@ -14,6 +14,8 @@ coefficient is 0 are skipped; the others run as one batch. Without text nothing 
 Inpainting (arrangement, continuation): where `known_mask` is 1, the latent is replaced at
 every step by the known clean latent noised to the current level (paper II-D); optional
 RePaint resampling (Lugmayr et al. 2022) jumps back one step `repaint` times (DDIM only).
+A network with a given-stems pathway (`has_given`) also gets the known latents clean
+(`model(..., given=(known, known_mask))`) unless `given_adapter` is false.
 `x0_hook` rewrites the clean-latent estimate at every step (MSDM-style constraints).
 Warm start (SDEdit, Meng et al. 2022; StoRM's refinement of a first estimate): given `init`, a
 clean-latent estimate (e.g. the one-step x0 at t = T), it is noised to the timestep at which the
@@ -75,6 +77,18 @@ def guided_eps(model, z: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | Non
     out = model(torch.cat([z, z]), torch.cat([tt, tt]), torch.cat([null_condition(cond), cond]))
     eps_u, eps_c = out.chunk(2)
     return eps_u + w * (eps_c - eps_u)
+
+
+def with_given(model, known: torch.Tensor, mask: torch.Tensor):
+    """The network with (known, mask) [B, ...] as its given stems, repeated to the batch that
+    guidance stacks (n passes of B items)."""
+
+    def net(x, t, cond, **kw):
+        n = x.shape[0] // known.shape[0]
+        return model(x, t, cond, given=(known.repeat(n, *[1] * (known.ndim - 1)),
+                                        mask.repeat(n, *[1] * (mask.ndim - 1))), **kw)
+
+    return net
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -169,6 +183,7 @@ def sample_latents(
     text: torch.Tensor | None = None,
     text_guidance: float = 1.0,
     last_pass: str = "run",
+    given_adapter: bool = True,
 ) -> torch.Tensor:
     """Draw latents [B, S, C, T, F] from the model (an eps- or v-predicting MultiTrackUNet).
     `text` [B, D]: a text condition for a model with a text pathway, guided by `text_guidance`.
@@ -190,6 +205,9 @@ def sample_latents(
     if known is not None:
         known = known.to(device, dtype)
         known_mask = (torch.ones_like(known) if known_mask is None else known_mask.to(device, dtype)).expand_as(known)
+    net = model
+    if known is not None and given_adapter and getattr(model, "has_given", False):
+        net = with_given(model, known, known_mask)
     z = randn(shape) * scheduler.init_noise_sigma
     timesteps = scheduler.timesteps
     if init is not None:  # SDEdit: noise the estimate to the first kept step, run the rest
@@ -211,7 +229,7 @@ def sample_latents(
                 z = known_mask * noised + (1 - known_mask) * z
             a = alphas[t]
             with autocast:
-                out = guided_eps(model, scheduler.scale_model_input(z, t), t_dev, cond, guidance, text, text_guidance)
+                out = guided_eps(net, scheduler.scale_model_input(z, t), t_dev, cond, guidance, text, text_guidance)
             eps = to_epsilon(out.to(dtype), z, a, prediction_type)
             if x0_hook is not None:
                 x0 = (z - (1 - a).sqrt() * eps) / a.sqrt()

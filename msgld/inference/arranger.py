@@ -24,7 +24,7 @@ class Arranger(Generator):
     to write."""
 
     Settings = GenerationSettings
-    defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0,
+    defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0, "given_adapter": "auto",
                 "precision": "auto", "spacing": "leading", "last_pass": "run",
                 "prompt": None, "text_guidance": 3.0, "stem_prompts": None}
 

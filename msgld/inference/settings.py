@@ -22,7 +22,7 @@ from msgld.text.prompts import parse_stem_prompts
 
 METHODS = ("msgld", "dirac", "gaussian")
 RECONSTRUCT = ("mask", "vocoder")
-MASK_REFINER = ("auto", "none")  # not "off": YAML reads that as false (--option, --cell)
+AUTO_OR_NONE = ("auto", "none")  # an optional part of the model; not "off": YAML reads that as false (--option, --cell)
 
 
 class SettingError(ValueError):
@@ -155,6 +155,9 @@ class GenerationSettings(SamplingSettings):
         "a stem's own description, e.g. guitar=\"nylon-string lead\" (repeatable; a given stem too): composed "
         "into the prompt as \"..., with a nylon-string lead guitar\", which run.json records",
         flag="--stem-prompt", metavar="STEM=TEXT")
+    given_adapter: str = setting("auto: where the LDM has a given-stems pathway, it also sees what is known (the "
+                                 "given stems, a long piece's previous window) clean; none: only through "
+                                 "inpainting, noised to each step's level", choices=AUTO_OR_NONE)
 
     def check(self) -> None:
         self.check_prompt()
@@ -189,7 +192,7 @@ class SeparationSettings(SamplingSettings):
                                 "power ratios, harder; below 1 softer)", low=0, above=True, high=8, metavar="P")
     mask_refiner: str = setting("auto: the model's mask refiner corrects the estimated log-mels from the mixture's "
                                 "own log-mel before they become masks (where the model has one; method msgld); "
-                                "none: the LDM's estimate as it is", choices=MASK_REFINER)
+                                "none: the LDM's estimate as it is", choices=AUTO_OR_NONE)
 
     def check(self) -> None:
         self.check_prompt()

@@ -14,8 +14,11 @@ from msgld.weights import file_hash, load_model, save_model, weight_paths
 
 
 def hashes_of(model, path: str | Path) -> set[str]:
-    """A weights file's own hash and those it was packed from."""
-    return {file_hash(weight_paths(path)[0]), *model.weights_info.get("training", {}).get("source_hashes", [])}
+    """A weights file's own hash, those it was packed from and, for a run that trained one added
+    pathway alone (`optim.freeze_base`), the model it computes exactly without that pathway."""
+    training = model.weights_info.get("training", {})
+    frozen = [training["frozen_from"]] if training.get("frozen_from") else []
+    return {file_hash(weight_paths(path)[0]), *training.get("source_hashes", []), *frozen}
 
 
 def pack_model(out: str | Path, vae: str | Path, ldm: str | Path, vocoder: str | Path | None = None,

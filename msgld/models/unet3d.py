@@ -21,6 +21,11 @@ network loaded into a grown one (`new_pathways_only`) computes exactly what it d
 then uses the added depth: capacity added without losing what was learned. `mixture_proj: true`
 likewise gives every block a learned view of the mixture (`MixtureProjection`, starting at zero)
 beside the paper's broadcast sum, which gives every feature channel the same copy of it.
+
+Arrangement (`given_adapter: true`): `forward(..., given=(known, mask))` lets the network see
+the given stems clean, not only noised to the current level as inpainting shows them
+(`GivenStemsAdapter`, one zero-initialised 1x1 projection per block). It is skipped when
+`given` is None, so separation and generation compute exactly what the network without it does.
 """
 
 from __future__ import annotations
@@ -30,13 +35,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from msgld.models.unet3d_blocks import (
-    Downsample3d, MixtureProjection, ResBlock3d, SelfAttention3d, TextEmbedding, Upsample3d, norm, timestep_embedding,
+    Downsample3d, GivenStemsAdapter, MixtureProjection, ResBlock3d, SelfAttention3d, TextEmbedding, Upsample3d, norm,
+    timestep_embedding,
 )
 
 TEXT_PREFIX = "text_embed."
 EXTRA_INFIX = ".extra."
 MIX_INFIX = ".mix."
-GROWTH_KEYS = ("text_dim", "text_film", "extra_blocks", "mixture_proj")  # settings that add weights and change nothing until trained
+GIVEN_PREFIX = "given_adapter."
+GIVEN_INFIX = ".given."
+GROWTH_KEYS = ("text_dim", "text_film", "extra_blocks", "mixture_proj", "given_adapter")  # settings that add weights and change nothing until trained
 
 DEFAULTS = {
     "stems": ["bass", "drums", "guitar", "piano"],
@@ -52,28 +60,34 @@ DEFAULTS = {
 
 
 class Block(nn.Module):
-    """Condition added (and, with `mix_channels`, its learned projection), then a ResBlock and its
-    `extra` ones (growth), then (optionally) self-attention."""
+    """Condition added (and, with `mix_channels`, its learned projection; with `given_channels`,
+    the projection of the given stems' features), then a ResBlock and its `extra` ones (growth),
+    then (optionally) self-attention."""
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, attention: bool, head_dim: int, dropout: float,
-                 extra: int = 0, mix_channels: int = 0):
+                 extra: int = 0, mix_channels: int = 0, given_channels: int = 0):
         super().__init__()
         self.res = ResBlock3d(c_in, c_out, emb_dim, groups, dropout)
         if extra:  # no attribute otherwise: the state dict of an ungrown block stays as it was
             self.extra = nn.ModuleList(ResBlock3d(c_out, c_out, emb_dim, groups, dropout) for _ in range(extra))
         if mix_channels:  # likewise
             self.mix = MixtureProjection(mix_channels, c_in)
+        if given_channels:  # likewise
+            self.given = nn.Conv3d(given_channels, c_in, 1, bias=False)
+            nn.init.zeros_(self.given.weight)
         self.attn = SelfAttention3d(c_out, groups, head_dim) if attention else None
 
     def res_blocks(self) -> list[ResBlock3d]:
         return [self.res, *getattr(self, "extra", [])]
 
     def forward(self, h: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None,
-                film: torch.Tensor | None = None) -> torch.Tensor:
+                film: torch.Tensor | None = None, given: torch.Tensor | None = None) -> torch.Tensor:
         if cond is not None:
             h = h + cond
             if hasattr(self, "mix"):
                 h = h + self.mix(cond)
+        if given is not None:
+            h = h + self.given(given)
         for res in self.res_blocks():
             h = res(h, emb, film)
         return self.attn(h) if self.attn is not None else h
@@ -98,8 +112,10 @@ class MultiTrackUNet(nn.Module):
         if len(extra) != len(widths) or any(int(e) < 0 for e in extra):
             raise ValueError(f"extra_blocks {extra}: expected one count >= 0 per level ({len(widths)} levels)")
         mix = int(cfg["latent_channels"]) if cfg.get("mixture_proj") else 0  # not in DEFAULTS either
+        given = widths if cfg.get("given_adapter") else [0] * len(widths)  # nor this
+        self.given_adapter = GivenStemsAdapter(len(self.stems), widths) if cfg.get("given_adapter") else None
         block = lambda ci, co, lvl: Block(ci, co, emb_dim, groups, lvl in attn_levels, cfg["head_dim"], cfg["dropout"],  # noqa: E731
-                                          int(extra[lvl]), mix)
+                                          int(extra[lvl]), mix, given[lvl])
 
         self.conv_in = nn.Conv3d(len(self.stems), ch, 3, padding=1)
         self.down = nn.ModuleList()
@@ -116,8 +132,8 @@ class MultiTrackUNet(nn.Module):
                 self.downsample.append(Downsample3d(w))
                 skips.append(w)
         self.mid = nn.ModuleList([
-            Block(c_prev, c_prev, emb_dim, groups, True, cfg["head_dim"], cfg["dropout"], int(extra[-1]), mix),
-            Block(c_prev, c_prev, emb_dim, groups, False, cfg["head_dim"], cfg["dropout"], int(extra[-1]), mix),
+            Block(c_prev, c_prev, emb_dim, groups, True, cfg["head_dim"], cfg["dropout"], int(extra[-1]), mix, given[-1]),
+            Block(c_prev, c_prev, emb_dim, groups, False, cfg["head_dim"], cfg["dropout"], int(extra[-1]), mix, given[-1]),
         ])
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
@@ -171,10 +187,14 @@ class MultiTrackUNet(nn.Module):
     def has_text(self) -> bool:
         return self.text_embed is not None
 
+    @property
+    def has_given(self) -> bool:
+        return self.given_adapter is not None
+
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None,
-                text: torch.Tensor | None = None) -> torch.Tensor:
+                text: torch.Tensor | None = None, given: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """x [B, S, C, T, F], t [B] (or scalar), cond [B, C, T, F] or None, text [B, text_dim] or
-        None -> eps [B, S, C, T, F]."""
+        None, given (known clean latents, mask) [B, S, C, T, F] each or None -> eps [B, S, C, T, F]."""
         b, s, c, tt, ff = x.shape
         if s != len(self.stems):
             raise ValueError(f"expected {len(self.stems)} stems {self.stems}, got {s}")
@@ -187,25 +207,35 @@ class MultiTrackUNet(nn.Module):
             shift, film = self.text_condition(text, b)
             emb = emb + shift.to(emb.dtype)
         conds = self.pooled_conditions(cond.to(x.dtype) if cond is not None else None)
+        gv = self.given_features(given, x) if given is not None else [None] * self.levels
 
         h = self.conv_in(x)
         hs = [h]
         for lvl, blocks in enumerate(self.down):
             for blk in blocks:
-                h = blk(h, emb, conds[lvl], film)
+                h = blk(h, emb, conds[lvl], film, gv[lvl])
                 hs.append(h)
             if lvl < self.levels - 1:
                 h = self.downsample[lvl](h)
                 hs.append(h)
         for blk in self.mid:
-            h = blk(h, emb, conds[-1], film)
+            h = blk(h, emb, conds[-1], film, gv[-1])
         for i, blocks in enumerate(self.up):
             lvl = self.levels - 1 - i
             for blk in blocks:
-                h = blk(torch.cat([h, hs.pop()], dim=1), emb, conds[lvl], film)
+                h = blk(torch.cat([h, hs.pop()], dim=1), emb, conds[lvl], film, gv[lvl])
             if lvl > 0:
                 h = self.upsample[i](h)
         return self.conv_out(F.silu(self.norm_out(h)))
+
+    def given_features(self, given: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor) -> list[torch.Tensor]:
+        if self.given_adapter is None:
+            raise ValueError("this U-Net has no given-stems pathway (its config has no given_adapter)")
+        known, mask = given
+        if known.shape != x.shape:
+            raise ValueError(f"given latents {tuple(known.shape)} differ from the input {tuple(x.shape)}")
+        dtype = self.given_adapter.conv_in.weight.dtype
+        return [f.to(x.dtype) for f in self.given_adapter(known.to(dtype), mask.to(dtype).expand_as(known))]
 
     def text_condition(self, text: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """-> (timestep-embedding shift, FiLM vectors or None) for text embeddings [B, text_dim]."""
@@ -235,8 +265,10 @@ def without_growth(config: dict) -> dict:
 
 def new_pathways_only(missing: list[str], unexpected: list[str]) -> bool:
     """Whether a non-strict load left out only weights that start as no-ops: the text pathway
-    (its FiLM layer included), extra blocks and mixture projections of a grown network."""
-    return not unexpected and all(k.startswith(TEXT_PREFIX) or EXTRA_INFIX in k or MIX_INFIX in k for k in missing)
+    (its FiLM layer included), extra blocks, mixture projections and the given-stems pathway of a
+    grown network."""
+    return not unexpected and all(k.startswith((TEXT_PREFIX, GIVEN_PREFIX)) or EXTRA_INFIX in k or MIX_INFIX in k
+                                  or GIVEN_INFIX in k for k in missing)
 
 
 def build_unet(config: dict) -> MultiTrackUNet:

@@ -71,6 +71,36 @@ class MixtureProjection(nn.Module):
         return self.conv(cond[:, 0]).view(b, -1, c, t, f)
 
 
+class GivenStemsAdapter(nn.Module):
+    """Arrangement's given stems as the network's own condition (issue 16): their clean latents
+    and where they are known, [known * mask, mask] [B, 2S, C, T, F], through a small conv encoder
+    that halves (T, F) like the U-Net -> one feature map per level [B, width_l, C, T_l, F_l]
+    (T2I-Adapter-like, Mou et al. 2023). Every block adds its own zero-initialised 1x1 projection of
+    its level's map (`MultiTrackUNet`), so a network given this pathway computes what it did until
+    training moves it. Bias-free throughout, so an item with nothing known maps to exactly zero."""
+
+    def __init__(self, stems: int, widths: list[int]):
+        super().__init__()
+        self.conv_in = nn.Conv3d(2 * stems, widths[0], 3, padding=1, bias=False)
+        self.levels = nn.ModuleList()
+        for lvl, w in enumerate(widths):
+            c_in = widths[lvl - 1] if lvl else widths[0]
+            self.levels.append(nn.ModuleList([
+                nn.Conv3d(c_in, w, 3, stride=(1, 2, 2) if lvl else 1, padding=1, bias=False),
+                nn.Conv3d(w, w, 3, padding=1, bias=False),
+            ]))
+
+    def forward(self, known: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """known, mask [B, S, C, T, F] (mask 1 where known) -> features per level."""
+        h = self.conv_in(torch.cat([known * mask, mask], dim=1))
+        feats = []
+        for first, second in self.levels:
+            h = first(F.silu(h))
+            h = h + second(F.silu(h))
+            feats.append(h)
+        return feats
+
+
 class SelfAttention3d(nn.Module):
     """Plain multi-head self-attention over every (C, T, F) position, through SDPA."""
 

@@ -29,7 +29,7 @@ from msgld.data.remix import AugmentedLatents, augment_settings
 from msgld.diffusion.objective import diffusion_loss, objective_settings
 from msgld.diffusion.sampling import to_epsilon
 from msgld.diffusion.schedule import training_scheduler
-from msgld.models.unet3d import TEXT_PREFIX, MultiTrackUNet, new_pathways_only, without_growth
+from msgld.models.unet3d import GIVEN_INFIX, GIVEN_PREFIX, TEXT_PREFIX, MultiTrackUNet, new_pathways_only, without_growth
 from msgld.text.config import text_settings
 from msgld.training.lr_schedule import factor_from_config
 
@@ -47,6 +47,7 @@ class LDMModule(L.LightningModule):
         self.scheduler = training_scheduler(config["diffusion"])
         self.objective = objective_settings(config.get("objective"))
         self.text = text_settings(config)
+        self.source_hash: str | None = None  # of train.init_from's weights file (kept in checkpoints)
         init_from = config.get("train", {}).get("init_from")
         if init_from:
             self.init_from(init_from)
@@ -59,13 +60,11 @@ class LDMModule(L.LightningModule):
         shipped model; the objective may differ (an epsilon model fine-tuned as a v model). The
         run's U-Net may add what starts as a no-op (a text pathway, FiLM, `extra_blocks`): then
         step 0 computes exactly what the source did, and training grows from there."""
-        from pathlib import Path
+        from msgld.weights import file_hash, load_model
 
-        from msgld.weights import load_model, weight_paths
-
-        if not weight_paths(path)[1].exists() and not Path(path).is_absolute():  # a path inside the package's repo
-            path = str(Path(__file__).resolve().parents[2] / path)
+        path = resolve_init_path(path)
         source = load_model(path, kind="ldm")
+        self.source_hash = file_hash(source.weights_path)
         if without_growth(source.config) != without_growth(self.net.config):
             raise ValueError(f"{path}: its U-Net config differs from the run's; cannot initialise from it")
         state = {k: v.float() for k, v in source.state_dict().items()}
@@ -78,14 +77,25 @@ class LDMModule(L.LightningModule):
         self.ema.load_state_dict(self.net.state_dict())
 
     def freeze_base(self) -> None:
-        """`optim.freeze_base`: train the text pathway alone. Every other weight stays as loaded
-        (and so does its EMA), so whatever samples with the null text, separation first, is
-        exactly the model the run started from."""
-        if not self.net.has_text:
-            raise ValueError("optim.freeze_base trains the text pathway alone, but the run's U-Net has none "
-                             "(set model.text_dim)")
+        """`optim.freeze_base`: train one added pathway alone, `true` or "text" the text pathway,
+        "given" the given-stems pathway of arrangement. Every other weight stays as loaded (and so
+        does its EMA), so whatever does not use the pathway (separation, for both) is exactly the
+        model the run started from."""
+        which = self.frozen_pathway
+        if which not in ("text", "given"):
+            raise ValueError(f"optim.freeze_base: {self.config['optim']['freeze_base']!r}; choose true (or "
+                             f"'text') or 'given'")
+        if not (self.net.has_text if which == "text" else self.net.has_given):
+            raise ValueError(f"optim.freeze_base trains the {which} pathway alone, but the run's U-Net has none "
+                             f"(set model.{'text_dim' if which == 'text' else 'given_adapter'})")
         for name, p in self.net.named_parameters():
-            p.requires_grad_(name.startswith(TEXT_PREFIX))
+            p.requires_grad_(in_pathway(name, which))
+
+    @property
+    def frozen_pathway(self) -> str | None:
+        """The one pathway `optim.freeze_base` trains ("text" or "given"), None: all weights."""
+        which = self.config.get("optim", {}).get("freeze_base")
+        return "text" if which is True else (which or None)
 
     @property
     def model(self) -> MultiTrackUNet:
@@ -186,17 +196,22 @@ class LDMModule(L.LightningModule):
         t = self.config["optim"]
         scale = float(t.get("text_lr_scale", 1.0))
         named = [(n, p) for n, p in self.net.named_parameters() if p.requires_grad]
-        if t.get("freeze_base"):  # the text pathway alone, at its own rate
-            return [{"params": [p for _, p in named], "lr": t["lr"] * scale}]
+        if self.frozen_pathway:  # one pathway alone (the text pathway at its own rate)
+            return [{"params": [p for _, p in named], "lr": t["lr"] * (scale if self.frozen_pathway == "text" else 1.0)}]
         if scale == 1.0 or not self.net.has_text:
             return [{"params": [p for _, p in named], "lr": t["lr"]}]
         return [{"params": [p for n, p in named if not n.startswith(TEXT_PREFIX)], "lr": t["lr"]},
                 {"params": [p for n, p in named if n.startswith(TEXT_PREFIX)], "lr": t["lr"] * scale}]
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["msgld_source_hash"] = self.source_hash
+
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """A run saved with one optimizer group and now split in two (`text_lr_scale` set by
-        `--fork ... --set`): move the text pathway's Adam moments into the second group, so the
-        continued run keeps every moment and the new learning rates apply."""
+        """The source model's hash back (a resumed run builds without `train.init_from`). And a
+        run saved with one optimizer group and now split in two (`text_lr_scale` set by `--fork ...
+        --set`): move the text pathway's Adam moments into the second group, so the continued run
+        keeps every moment and the new learning rates apply."""
+        self.source_hash = checkpoint.get("msgld_source_hash", self.source_hash)
         groups = self.param_groups()
         states = checkpoint.get("optimizer_states") or []
         if len(groups) != 2 or not states or len(states[0]["param_groups"]) != 1:
@@ -231,6 +246,29 @@ class LDMModule(L.LightningModule):
             self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
 
     def prepare_export(self, train_loader) -> dict:
-        return {"ema_decay": self.config["optim"]["ema_decay"],
-                "augment": augment_settings(self.config["data"].get("augment"))}
+        out = {"ema_decay": self.config["optim"]["ema_decay"],
+               "augment": augment_settings(self.config["data"].get("augment"))}
+        if self.frozen_pathway and self.source_hash:
+            # without the pathway it computes exactly what init_from does, so what was made from that
+            # model's separation (a mask refiner) fits it: msgld.models.pack.hashes_of
+            out["frozen_from"] = self.source_hash
+        return out
+
+
+def resolve_init_path(path: str) -> str:
+    """`train.init_from` as given, or (a relative path that is not there) inside the package's repo."""
+    from pathlib import Path
+
+    from msgld.weights import weight_paths
+
+    if not weight_paths(path)[1].exists() and not Path(path).is_absolute():
+        return str(Path(__file__).resolve().parents[2] / path)
+    return path
+
+
+def in_pathway(name: str, which: str) -> bool:
+    """Whether parameter `name` belongs to the added pathway `which` ("text" or "given")."""
+    if which == "text":
+        return name.startswith(TEXT_PREFIX)
+    return name.startswith(GIVEN_PREFIX) or GIVEN_INFIX in name
 

@@ -111,6 +111,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace, train_cfg: dict) -> RunOptions:
     precision = args.precision or ("bf16-mixed" if args.bf16 else None)
+    if precision and precision.startswith("bf16") and auto_precision(args.accelerator or "auto") != "bf16-mixed":
+        print(f"msgld train: warning: precision {precision} on a device without native bfloat16: autocast is "
+              "emulated and slower than fp32 here (--precision auto picks fp32)", file=sys.stderr)
     devices = args.devices
     if devices is not None and devices != "auto":
         devices = int(devices)

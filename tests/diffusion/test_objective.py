@@ -66,3 +66,66 @@ def test_loss_is_deterministic_and_finite_for_every_recipe():
             a = diffusion_loss(net, z0, cond, scheduler(prediction), obj, torch.Generator().manual_seed(1))
             b = diffusion_loss(net, z0, cond, scheduler(prediction), obj, torch.Generator().manual_seed(1))
             assert torch.isfinite(a) and a.item() == b.item()
+
+
+def test_given_masks_give_proper_stem_subsets_and_prefixes():
+    from msgld.diffusion.objective import given_masks
+
+    z0 = torch.zeros(400, 4, 8, 32, 4)
+    m = given_masks(z0, 0.5, 0.3, torch.Generator().manual_seed(0))
+    assert m.shape == (400, 4, 1, 32, 1)
+    chosen = m.flatten(1).amax(1) > 0
+    assert 150 < int(chosen.sum()) < 250 and torch.all(m[~chosen] == 0)
+    stems = m[chosen, :, 0, -1, 0]  # the last frame: never in a prefix (at most half the frames)
+    assert torch.all((stems.sum(1) >= 1) & (stems.sum(1) <= 3))  # never none, never all four
+    assert len({tuple(r.tolist()) for r in stems}) == 14  # every proper subset occurs
+    prefixed = (m[chosen, :, 0, 0, 0].sum(1) == 4)
+    assert 0.15 < prefixed.float().mean() < 0.45
+    assert torch.equal(given_masks(z0, 0.0, 0.3)[:1], torch.zeros(1, 4, 1, 32, 1))
+
+
+def test_arrangement_items_are_scored_on_what_is_not_given_only():
+    """A network that is exact on the given stems and wrong elsewhere: the loss sees only the
+    error where nothing was given; without given_share the same draws are scored everywhere."""
+    sched = scheduler("v_prediction")
+    z0, cond = torch.randn(4, 4, 8, 8, 4), torch.randn(4, 8, 8, 4)
+    seen = {}
+
+    class Net(torch.nn.Module):
+        def forward(self, zt, t, cond, given=None):
+            seen["cond"], seen["given"] = cond, given
+            return torch.zeros_like(zt) if given is None else 1.0 - given[1].expand_as(zt)  # wrong where unknown
+
+    s = {"given_share": 1.0, "given_prefix_share": 0.0}
+    loss = diffusion_loss(Net(), z0, cond, sched, s, torch.Generator().manual_seed(0))
+    known, mask = seen["given"]
+    assert torch.equal(known, z0) and torch.all(seen["cond"] == 0)  # arrangement samples without a mixture
+    # the target is v; the prediction 1 where not given: the loss is the mean of (1 - v)^2 there
+    g = torch.Generator().manual_seed(0)
+    t = sample_timesteps(4, 1000, objective_settings(s), g)
+    noise = torch.randn(z0.shape, generator=g)
+    v = prediction_target(sched, z0, noise, t)
+    scored = (1 - mask).expand_as(z0)
+    per = ((1 - v).pow(2) * scored).flatten(1).sum(1) / scored.flatten(1).sum(1)
+    torch.testing.assert_close(loss, per.mean())
+    with pytest.raises(ValueError, match="given_share"):
+        objective_settings({"given_share": 1.5})
+
+
+def test_a_fixed_given_mask_can_be_scored_with_and_without_the_pathway():
+    sched = scheduler("v_prediction")
+    z0, cond = torch.randn(3, 4, 8, 8, 4), torch.randn(3, 8, 8, 4)
+    mask = torch.zeros(3, 4, 1, 8, 1)
+    mask[:, 0] = 1.0
+    seen = []
+
+    class Net(torch.nn.Module):
+        def forward(self, zt, t, cond, given=None):
+            seen.append(given)
+            return torch.zeros_like(zt)
+
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    with_ = diffusion_loss(Net(), z0, cond, sched, {}, g(), given_mask=mask, reduce=False)
+    without = diffusion_loss(Net(), z0, cond, sched, {}, g(), given_mask=mask, given_pathway=False, reduce=False)
+    assert with_.shape == (3,) and torch.equal(seen[0][1], mask) and seen[1] is None
+    torch.testing.assert_close(with_, without)  # the network ignored it: the same scored loss

@@ -191,3 +191,23 @@ def test_auto_last_pass_skips_only_a_last_step_at_t_1():
         sample_latents(m, tuple(target.shape), None, 0.0, sampler, steps, spacing=spacing, last_pass="auto",
                        generator=torch.Generator().manual_seed(1))
         assert m.calls == calls, (spacing, steps, sampler)
+
+
+def test_a_network_with_the_given_pathway_sees_the_known_latents_clean():
+    class Given(Recorder):
+        has_given = True
+
+        def forward(self, z, t, cond, given=None):
+            self.calls.append(given)
+            return 0.1 * z
+
+    m, known = Given(), torch.randn(1, 4, 8, 4, 4)
+    mask = torch.tensor([1.0, 0.0, 0.0, 0.0]).view(1, 4, 1, 1, 1)
+    sample_latents(m, known.shape, None, 0.0, "ddim", 3, known=known, known_mask=mask)
+    assert len(m.calls) == 3 and all(torch.equal(k, known) and torch.equal(g, mask.expand_as(known))
+                                     for k, g in m.calls)
+    m.calls.clear()
+    sample_latents(m, known.shape, None, 0.0, "ddim", 3, known=known, known_mask=mask, given_adapter=False)
+    assert m.calls == [None] * 3
+    sample_latents(m, known.shape, None, 0.0, "ddim", 2)  # nothing known: nothing given
+    assert m.calls == [None] * 5

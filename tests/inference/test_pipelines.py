@@ -127,3 +127,29 @@ def test_long_input_streams_window_batches(bundle, monkeypatch):
     out = sep.separate(mix, steps=1, batch_size=2, sample_rate=SR)
     assert out.shape == (4, mix.size)
     assert len(seen) >= 5 and all(n <= 2 and w == bundle.window_samples for n, w in seen)
+
+
+def test_an_ldm_with_the_given_pathway_arranges_with_it_and_separates_as_before(bundle):
+    """The given-stems pathway (issue 16) changes arrangement (`given_adapter="none"` turns it off)
+    and nothing else: separation and one-window generation are the plain network's."""
+    import dataclasses
+
+    from msgld.models.unet3d import MultiTrackUNet
+    from tests.helpers import randomise
+
+    grown = MultiTrackUNet({**bundle.ldm.config, "given_adapter": True})
+    grown.load_state_dict(bundle.ldm.state_dict(), strict=False)
+    for m in grown.modules():  # a trained-looking pathway
+        if hasattr(m, "given") or m is grown.given_adapter:
+            randomise(m.given if hasattr(m, "given") else m)
+    grown.diffusion_config, grown.latent_info = bundle.ldm.diffusion_config, bundle.ldm.latent_info
+    grown.text_info = getattr(bundle.ldm, "text_info", {})
+    other = dataclasses.replace(bundle, ldm=grown.eval())
+    given = {"drums": music(1.5, 1), "bass": music(1.5, 2)}
+    plain = Arranger(bundle).arrange(given, steps=2, sample_rate=SR)
+    torch.testing.assert_close(Arranger(other).arrange(given, steps=2, sample_rate=SR, given_adapter="none"), plain)
+    assert (Arranger(other).arrange(given, steps=2, sample_rate=SR) - plain).abs().max() > 1e-4
+    mix = music(1.5, 3)
+    torch.testing.assert_close(Separator(other).separate(mix, steps=2, sample_rate=SR),
+                               Separator(bundle).separate(mix, steps=2, sample_rate=SR))
+    torch.testing.assert_close(Generator(other).generate(1.0, seed=1, steps=2), Generator(bundle).generate(1.0, seed=1, steps=2))

@@ -125,3 +125,18 @@ def test_precision_auto_picks_bf16_only_where_it_is_native(monkeypatch, tmp_path
     assert RunOptions.from_config(tmp_path, {"precision": "auto"}).precision == expected
     assert RunOptions.from_config(tmp_path, {"precision": "auto"}, precision="32-true").precision == "32-true"
     assert load_config("ldm", "tiny-v-text")["train"]["precision"] == "auto"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_asking_for_bf16_without_native_bfloat16_warns(monkeypatch, tmp_path, capsys, native):
+    import argparse
+
+    import msgld.diffusion.sampling as sampling
+    from msgld.training.trainer import add_run_arguments, options_from_args
+
+    monkeypatch.setattr(sampling, "native_bf16", lambda device: native)
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser)
+    opts = options_from_args(parser.parse_args(["--out", str(tmp_path), "--bf16"]), {})
+    assert opts.precision == "bf16-mixed"  # as asked
+    assert ("emulated" in capsys.readouterr().err) is not native
