@@ -286,7 +286,10 @@ def best_checkpoint(trainer: L.Trainer) -> Path | None:
 
 
 def load_training_state(module: L.LightningModule, path: str | Path) -> int:
-    """Load a checkpoint's module weights (tensors only: weights_only=True). Returns its global step."""
+    """Load a checkpoint's module weights (tensors only: weights_only=True), with the module's own
+    `on_load_checkpoint` hook, as Lightning calls it (what the module keeps beside its weights).
+    Returns its global step."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    module.on_load_checkpoint(ckpt)
     module.load_state_dict(ckpt["state_dict"])
     return int(ckpt.get("global_step", 0))

@@ -16,6 +16,7 @@ from msgld.config import load_config
 from msgld.data.latent_cache import encode_dataset
 from msgld.models.pack import hashes_of
 from msgld.models.unet3d import build_ldm
+from msgld.training.run import export_run
 from msgld.weights import file_hash, load_model, save_model, weight_paths
 from tests.helpers import save_tiny_vae
 
@@ -55,6 +56,8 @@ def test_the_given_pathway_trains_alone_and_its_export_names_the_source(cache, t
     source_hash = file_hash(weight_paths(source)[0])
     assert info["training"]["frozen_from"] == source_hash
     assert source_hash in hashes_of(net, run / "weights" / "final" / "ldm")
+    exported = export_run(run, "last", tmp_path / "export")  # a run stopped early: the same record
+    assert json.loads(weight_paths(exported)[1].read_text())["training"]["frozen_from"] == source_hash
 
 
 def test_freeze_base_given_needs_the_pathway(cache, tmp_path):
