@@ -15,10 +15,8 @@ resamples of the crops, seed 0), overall and per subset (labelled by the stems g
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_text_gain import crops, interval, weights_for  # noqa: E402
+from bench_text_gain import crops, interval, run_sources  # noqa: E402
 
 
 def subset_masks(stems: list[str], frames: int) -> tuple[list[str], torch.Tensor]:
@@ -84,24 +82,7 @@ def score(weights: Path, data: str, split: str, tracks: int, draws: int) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("sources", nargs="+", help="exported LDM weights or training run folders")
-    p.add_argument("--data", required=True, help="latent cache")
-    p.add_argument("--split", default="validation")
-    p.add_argument("--tracks", type=int, default=20)
-    p.add_argument("--draws", type=int, default=4, help="noise draws per crop")
-    p.add_argument("--out", help="results JSON")
-    args = p.parse_args(argv)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for source in args.sources:
-            row = {"source": source, **score(weights_for(source, Path(tmp)), args.data, args.split, args.tracks,
-                                              args.draws)}
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-    if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")
-    return 0
+    return run_sources(score, __doc__.splitlines()[0], argv, tracks=20)
 
 
 if __name__ == "__main__":

@@ -99,25 +99,31 @@ def score(weights: Path, data: str, split: str, tracks: int, draws: int) -> dict
             "right_caption_gain_pct": round(float(right.mean()), 3), "right_caption_gain_pct_ci": interval(right)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_sources(score_fn, description: str, argv: list[str] | None, tracks: int = 64) -> int:
+    """The command line shared by the loss-gain benchmarks: `score_fn(weights, data, split, tracks,
+    draws)` for every source, one JSON row printed each, all of them in --out."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("sources", nargs="+", help="exported LDM weights or training run folders")
-    p.add_argument("--data", required=True, help="latent cache with caption embeddings")
+    p.add_argument("--data", required=True, help="latent cache (with caption embeddings for a text model)")
     p.add_argument("--split", default="validation")
-    p.add_argument("--tracks", type=int, default=64)
+    p.add_argument("--tracks", type=int, default=tracks)
     p.add_argument("--draws", type=int, default=4, help="noise draws per crop")
     p.add_argument("--out", help="results JSON")
     args = p.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for source in args.sources:
-            row = {"source": source, **score(weights_for(source, Path(tmp)), args.data, args.split, args.tracks,
-                                              args.draws)}
+            row = {"source": source, **score_fn(weights_for(source, Path(tmp)), args.data, args.split, args.tracks,
+                                                 args.draws)}
             rows.append(row)
             print(json.dumps(row), flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_sources(score, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

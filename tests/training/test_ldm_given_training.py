@@ -5,32 +5,19 @@ and the export names it, so a mask refiner made from that model's separation sti
 from __future__ import annotations
 
 import json
-import os
 
-import pytest
 import torch
 
 from msgld.cli import main
 from msgld.cli.train import parse_overrides
 from msgld.config import load_config
-from msgld.data.latent_cache import encode_dataset
 from msgld.models.pack import hashes_of
 from msgld.models.unet3d import build_ldm
 from msgld.training.run import export_run
 from msgld.weights import file_hash, load_model, save_model, weight_paths
-from tests.helpers import save_tiny_vae
+from tests.training.conftest import SMALL
 
-SMALL = ["--set", "model.channels=8", "--set", "model.channel_mult=[1,2]", "--set", "model.attention_levels=[1]",
-         "--set", "model.head_dim=8", "--set", "model.norm_groups=4", "--set", "data.latent_frames=32"]
 GIVEN = ["--set", "model.given_adapter=true", "--set", "optim.freeze_base=given", "--set", "objective.given_share=1.0"]
-
-
-@pytest.fixture
-def cache(slakh_dir, tmp_path):
-    save_tiny_vae(tmp_path)
-    encode_dataset(slakh_dir, tmp_path / "vae", tmp_path / "cache", splits=["train"])
-    os.symlink(tmp_path / "cache" / "train", tmp_path / "cache" / "validation")
-    return tmp_path / "cache"
 
 
 def test_the_given_pathway_trains_alone_and_its_export_names_the_source(cache, tmp_path):

@@ -17,9 +17,8 @@ from msgld.data.text_cache import encode_captions
 from msgld.training.ldm_module import LDMModule
 from msgld.weights import load_model
 from tests.helpers import save_tiny_vae
+from tests.training.conftest import SMALL
 
-SMALL = ["--set", "model.channels=8", "--set", "model.channel_mult=[1,2]", "--set", "model.attention_levels=[1]",
-         "--set", "model.head_dim=8", "--set", "model.norm_groups=4", "--set", "data.latent_frames=32"]
 TEXT = ["--set", "model.text_dim=256", "--set", "text.encoder=keywords", "--set", "text.dropout=0.5"]
 
 

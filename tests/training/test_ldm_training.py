@@ -9,21 +9,8 @@ import torch
 from safetensors.torch import load_file
 
 from msgld.cli import main
-from msgld.data.latent_cache import encode_dataset
 from msgld.weights import load_model, save_model
-from tests.helpers import save_tiny_vae
-
-SMALL = ["--set", "model.channels=8", "--set", "model.channel_mult=[1,2]", "--set", "model.attention_levels=[1]",
-         "--set", "model.head_dim=8", "--set", "model.norm_groups=4", "--set", "data.latent_frames=32"]
-
-
-@pytest.fixture
-def cache(slakh_dir, tmp_path):
-    save_tiny_vae(tmp_path)
-    # the fixture's test split has 2.5 s: too short for a crop; use train as validation too
-    encode_dataset(slakh_dir, tmp_path / "vae", tmp_path / "cache", splits=["train"])
-    os.symlink(tmp_path / "cache" / "train", tmp_path / "cache" / "validation")
-    return tmp_path / "cache"
+from tests.training.conftest import SMALL
 
 
 def test_cli_trains_resumes_and_exports(cache, tmp_path):
@@ -99,7 +86,6 @@ def test_init_from_a_text_model_drops_its_text_pathway(tmp_path):
     assert set(kept) == set(module.net.state_dict()) and len(kept) < len(source.state_dict())
     for k, v in kept.items():
         torch.testing.assert_close(module.ema.state_dict()[k], v)
-
 
 
 def test_init_from_grows_a_trained_model_without_changing_it(tmp_path):
