@@ -2,6 +2,8 @@
 
     msgld embedding train --data data/synth --out runs/stemfit --steps 3000 --seed 0 [--resume]
     msgld embedding export runs/stemfit --to msgld/pretrained/stemfit/stemfit
+
+`stemfit-complete` (missing stems are fakes too): `--mute 0 --kinds real=0.4,shift=0.2,swap=0.2,mute=0.2`.
 """
 
 from __future__ import annotations
@@ -13,10 +15,27 @@ def run_train(args: argparse.Namespace) -> int:
     from msgld.training.stemfit import train_stemfit
 
     state = train_stemfit(args.data, args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                          every=args.every, val_examples=args.val_examples, pool=args.pool, max_minutes=args.max_minutes, resume=args.resume, preset=args.preset)
+                          every=args.every, val_examples=args.val_examples, pool=args.pool, max_minutes=args.max_minutes,
+                          mute=args.mute, kind_p=kind_weights(args.kinds), resume=args.resume, preset=args.preset)
     last = state["history"][-1] if state["history"] else {}
     print(f"step {state['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.startswith("val")))
     return 0
+
+
+def kind_weights(text: str) -> tuple[float, ...]:
+    """'real=0.5,shift=0.25,...' -> weights in the order of KINDS (a kind not named gets 0)."""
+    from msgld.training.stemfit_data import KINDS
+
+    weights = dict.fromkeys(KINDS, 0.0)
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() not in weights:
+            raise SystemExit(f"--kinds: unknown kind {name.strip()!r}; kinds are {', '.join(KINDS)}")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise SystemExit(f"--kinds: {part!r} is not KIND=WEIGHT") from None
+    return tuple(weights.values())
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -42,6 +61,10 @@ def register(subparsers) -> None:
     p.add_argument("--every", type=int, default=250, help="validate and checkpoint every N steps")
     p.add_argument("--val-examples", type=int, default=256, help="fixed validation examples (default 256)")
     p.add_argument("--max-minutes", type=float, help="stop after M minutes of wall time (checkpoint saved)")
+    p.add_argument("--mute", type=float, default=0.2,
+                   help="probability that a stem of an example is left out before it is labelled (default 0.2)")
+    p.add_argument("--kinds", default="real=0.5,shift=0.25,swap=0.25",
+                   help="weights of the example kinds: real, shift, swap, mute (default real=0.5,shift=0.25,swap=0.25)")
     p.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     p.set_defaults(func=run_train)
     p = sub.add_parser("export", help="write a run's checkpoint as a weights pair")

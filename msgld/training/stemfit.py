@@ -1,4 +1,6 @@
-"""Train `stemfit` (msgld.models.stemfit): real mixtures against time-shifted and swapped stems.
+"""Train `stemfit` (msgld.models.stemfit): real mixtures against time-shifted and swapped stems
+(and, with `kind_p` giving weight to `mute` and `mute=0`, against mixtures with stems missing:
+`stemfit-complete`).
 
 A plain loop (the model is small; no Lightning needed). Reading and mixing the stems costs far
 more than a step, so the examples are made once: a pool of `pool` training examples (chunk c
@@ -104,7 +106,7 @@ def validate(model: StemFitNet, feats: torch.Tensor, labels: torch.Tensor, kinds
 
 def train_stemfit(data: str | Path, out: str | Path, steps: int = 1500, batch_size: int = 32, lr: float = 3e-3,
                   seed: int = 0, every: int = 250, val_examples: int = 256, pool: int = 6144,
-                  max_minutes: float | None = None,
+                  max_minutes: float | None = None, mute: float = 0.2, kind_p=(0.5, 0.25, 0.25, 0.0),
                   resume: bool = False, config: dict | None = None, preset: str = "slakh2100",
                   progress: bool = True) -> dict:
     """Train until `steps` (or `max_minutes` of wall time; the checkpoint is saved); returns the state."""
@@ -115,8 +117,8 @@ def train_stemfit(data: str | Path, out: str | Path, steps: int = 1500, batch_si
     model = build_stemfit(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     window_samples = cfg["window"] * cfg["hop"]
-    train_set = FitExamples(data, "train", preset, window=window_samples)
-    val_set = FitExamples(data, "validation", preset, window=window_samples)
+    train_set = FitExamples(data, "train", preset, window=window_samples, mute=mute, kind_p=kind_p)
+    val_set = FitExamples(data, "validation", preset, window=window_samples, mute=mute, kind_p=kind_p)
     settings = {"data": str(Path(data).resolve()), "seed": seed, "batch_size": batch_size, "lr": lr, "steps": steps,
                 "config": cfg, "train": train_set.settings(), "validation": val_set.settings(),
                 "val_examples": val_examples, "pool": pool,
@@ -124,8 +126,9 @@ def train_stemfit(data: str | Path, out: str | Path, steps: int = 1500, batch_si
     state = {"step": 0, "cpu_seconds": 0.0, "history": [], "settings": settings}
     if resume and (run / "checkpoint.json").exists():
         state = load_checkpoint(run, model, opt)
-        if state["settings"]["seed"] != seed or state["settings"]["config"] != cfg:
-            raise ValueError(f"{run}: its checkpoint has another seed or config; use another --out")
+        if (state["settings"]["seed"] != seed or state["settings"]["config"] != cfg
+                or state["settings"]["train"] != train_set.settings()):
+            raise ValueError(f"{run}: its checkpoint has another seed, config or examples; use another --out")
         state["settings"]["steps"] = steps
         log.info("resumed %s at step %d", run, state["step"])
     started, cpu0 = time.time(), time.process_time()

@@ -7,7 +7,10 @@ probability 1 - mute (at least one), then gains of U(-9, +3) dB per stem. Half t
 stay real. The others replace a random non-empty proper subset of the audible, active stems
 with the same stems read at a time shift of the same song (`shift`, `msgld.data.shifts`) or
 with the same stems of another song (`swap`); a fake needs an active stem on both sides, and
-an example that cannot have one (fewer than two active stems) stays real.
+an example that cannot have one (fewer than two active stems) stays real. A fourth kind,
+`mute` (off by default), leaves such a subset out instead: with `mute=0` (every stem of a
+real example audible) the network learns that an arrangement with stems missing is not the
+real thing (`stemfit-complete`).
 """
 
 from __future__ import annotations
@@ -23,18 +26,22 @@ from msgld.data.shifts import draw_shift, read_cyclic
 from msgld.data.stems_dataset import read_segment, scan_split
 from msgld.eval.metrics import SILENCE_THRESHOLD
 
-KINDS = ("real", "shift", "swap")
+KINDS = ("real", "shift", "swap", "mute")
 
 
 class FitExamples:
     def __init__(self, root: str | Path, split: str = "train", preset: str = "slakh2100", stems: list[str] | None = None,
-                 window: int = int(2.56 * SAMPLE_RATE), mute: float = 0.2, kind_p=(0.5, 0.25, 0.25),
+                 window: int = int(2.56 * SAMPLE_RATE), mute: float = 0.2, kind_p=(0.5, 0.25, 0.25, 0.0),
                  gain_db=(-9.0, 3.0)):
         self.stems = list(stems or load_config("data", preset)["stems"])
         self.tracks = [t for t in scan_split(Path(root), split, self.stems) if t.length > window + 2 * SAMPLE_RATE]
         if len(self.tracks) < 2:
             raise ValueError(f"{root}/{split}: stemfit needs at least two tracks longer than {window / SAMPLE_RATE + 2} s")
-        self.window, self.mute, self.kind_p, self.gain_db = window, mute, np.asarray(kind_p, float), gain_db
+        kind_p = np.asarray(list(kind_p) + [0.0] * (len(KINDS) - len(kind_p)), float)
+        if kind_p.shape != (len(KINDS),) or (kind_p < 0).any() or kind_p.sum() <= 0 or not 0 <= mute < 1:
+            raise ValueError(f"stemfit examples: kind_p must be {len(KINDS)} non-negative weights for {KINDS} "
+                             f"and mute a probability below 1, got {kind_p.tolist()} and {mute}")
+        self.window, self.mute, self.kind_p, self.gain_db = window, mute, kind_p, gain_db
 
     def settings(self) -> dict:
         return {"split_tracks": len(self.tracks), "stems": self.stems, "window_seconds": self.window / SAMPLE_RATE,
@@ -54,7 +61,12 @@ class FitExamples:
             audible[rng.integers(count)] = True
         kind = KINDS[int(rng.choice(len(KINDS), p=self.kind_p / self.kind_p.sum()))]
         candidates = np.flatnonzero(audible & self._active(stems))
-        if kind != "real" and candidates.size >= 2:
+        if candidates.size < 2:
+            kind = "real"
+        elif kind == "mute":
+            order = rng.permutation(candidates)
+            audible[order[: int(rng.integers(1, candidates.size))]] = False
+        elif kind != "real":
             for _ in range(4):
                 order = rng.permutation(candidates)
                 moved = sorted(order[: int(rng.integers(1, candidates.size))].tolist())
@@ -69,8 +81,6 @@ class FitExamples:
                     break
             else:
                 kind = "real"
-        elif kind != "real":
-            kind = "real"
         gains = 10 ** (rng.uniform(*self.gain_db, count) / 20) * audible
         return (stems * gains[:, None].astype(np.float32)).sum(0), int(kind == "real"), kind
 

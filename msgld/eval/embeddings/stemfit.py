@@ -6,6 +6,11 @@ stems come from time-shifted copies of their own song or from another song. Its 
 in `msgld/pretrained/stemfit/` (safetensors + JSON; nothing is downloaded). The embedding: the
 64-d vector before the classifier head, for windows of 2.56 s every 0.64 s of chroma and
 band-onset features (13 frames per 10.24 s clip).
+
+`stemfit-complete` is the same network trained with every stem of a real example audible and
+a fourth kind of fake, the mixture with some of its stems left out (`msgld embedding train
+--mute 0 --kinds ...`). stemfit counts a muted stem as real; stemfit-complete does not, so an
+arrangement that leaves the missing stems silent scores as a fake.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import torch
 from msgld import SAMPLE_RATE
 from msgld.weights import load_model, weight_paths
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "pretrained" / "stemfit" / "stemfit"
+PRETRAINED = Path(__file__).resolve().parents[2] / "pretrained" / "stemfit"
 
 
 class StemFitEmbedding:
@@ -26,7 +31,7 @@ class StemFitEmbedding:
     def __init__(self, weights: str | Path | None = None, device: str = "cpu", name: str = "stemfit"):
         import msgld.models.stemfit  # noqa: F401  (registers the weights kind)
 
-        self.path = Path(weights) if weights else DEFAULT_WEIGHTS
+        self.path = Path(weights) if weights else PRETRAINED / name
         if not weight_paths(self.path)[1].exists():
             raise FileNotFoundError(f"{weight_paths(self.path)[1]}: stemfit weights not found "
                                     "(make them with `msgld embedding train` and `msgld embedding export`)")
