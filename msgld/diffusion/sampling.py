@@ -15,7 +15,11 @@ Inpainting (arrangement, continuation): where `known_mask` is 1, the latent is r
 every step by the known clean latent noised to the current level (paper II-D); optional
 RePaint resampling (Lugmayr et al. 2022) jumps back one step `repaint` times (DDIM only).
 A network with a given-stems pathway (`has_given`) also gets the known latents clean
-(`model(..., given=(known, known_mask))`) unless `given_adapter` is false.
+(`model(..., given=(known, known_mask))`) unless `given_adapter` is false. `given_guidance` g
+weighs what that pathway adds, as classifier-free guidance on the given stems:
+    out = out(nothing given) + g (out(given) - out(nothing given)),
+the null being the pathway with nothing known (exactly what training shows items that are not
+arrangements). At g = 1 (the default) only the given pass runs.
 `x0_hook` rewrites the clean-latent estimate at every step (MSDM-style constraints).
 Warm start (SDEdit, Meng et al. 2022; StoRM's refinement of a first estimate): given `init`, a
 clean-latent estimate (e.g. the one-step x0 at t = T), it is noised to the timestep at which the
@@ -79,14 +83,23 @@ def guided_eps(model, z: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | Non
     return eps_u + w * (eps_c - eps_u)
 
 
-def with_given(model, known: torch.Tensor, mask: torch.Tensor):
+def with_given(model, known: torch.Tensor, mask: torch.Tensor, weight: float = 1.0):
     """The network with (known, mask) [B, ...] as its given stems, repeated to the batch that
-    guidance stacks (n passes of B items)."""
+    guidance stacks (n passes of B items); at `weight` != 1 guided against nothing given (the
+    null and the given pass run as one doubled batch)."""
+
+    def repeat(x, n):
+        return x.repeat(n, *[1] * (x.ndim - 1))
 
     def net(x, t, cond, **kw):
         n = x.shape[0] // known.shape[0]
-        return model(x, t, cond, given=(known.repeat(n, *[1] * (known.ndim - 1)),
-                                        mask.repeat(n, *[1] * (mask.ndim - 1))), **kw)
+        k, m = repeat(known, n), repeat(mask, n)
+        if weight == 1:
+            return model(x, t, cond, given=(k, m), **kw)
+        kw = {key: torch.cat([v, v]) if torch.is_tensor(v) else v for key, v in kw.items()}
+        out_null, out_given = model(torch.cat([x, x]), torch.cat([t, t]), None if cond is None else torch.cat([cond, cond]),
+                                    given=(repeat(k, 2), torch.cat([torch.zeros_like(m), m])), **kw).chunk(2)
+        return out_null + weight * (out_given - out_null)
 
     return net
 
@@ -184,6 +197,7 @@ def sample_latents(
     text_guidance: float = 1.0,
     last_pass: str = "run",
     given_adapter: bool = True,
+    given_guidance: float = 1.0,
 ) -> torch.Tensor:
     """Draw latents [B, S, C, T, F] from the model (an eps- or v-predicting MultiTrackUNet).
     `text` [B, D]: a text condition for a model with a text pathway, guided by `text_guidance`.
@@ -207,7 +221,7 @@ def sample_latents(
         known_mask = (torch.ones_like(known) if known_mask is None else known_mask.to(device, dtype)).expand_as(known)
     net = model
     if known is not None and given_adapter and getattr(model, "has_given", False):
-        net = with_given(model, known, known_mask)
+        net = with_given(model, known, known_mask, given_guidance)
     z = randn(shape) * scheduler.init_noise_sigma
     timesteps = scheduler.timesteps
     if init is not None:  # SDEdit: noise the estimate to the first kept step, run the rest

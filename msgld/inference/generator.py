@@ -19,7 +19,7 @@ class Generator(Engine):
 
     Settings = GenerationSettings
     defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0, "given_adapter": "auto",
-                "precision": "auto", "spacing": "leading", "last_pass": "run",
+                "given_guidance": 1.0, "precision": "auto", "spacing": "leading", "last_pass": "run",
                 "prompt": None, "text_guidance": 3.0, "stem_prompts": None}
 
     def resolve(self, **overrides) -> GenerationSettings:
@@ -51,7 +51,7 @@ class Generator(Engine):
             window[0] += 1
             return self.sample(s, (*shape[:3], g.window_frames, shape[-1]), generators, cond=c, guidance=s.guidance,
                                known=k, known_mask=mask, repaint=s.repaint, callback=callback,
-                               given_adapter=s.given_adapter == "auto",
+                               given_adapter=s.given_adapter == "auto", given_guidance=s.given_guidance,
                                info={"window": window[0]})
 
         return sample_sequence(one_window, shape, g.window_frames, g.overlap_latent_frames(s.overlap), known=known,

@@ -158,6 +158,9 @@ class GenerationSettings(SamplingSettings):
     given_adapter: str = setting("auto: where the LDM has a given-stems pathway, it also sees what is known (the "
                                  "given stems, a long piece's previous window) clean; none: only through "
                                  "inpainting, noised to each step's level", choices=AUTO_OR_NONE)
+    given_guidance: float = setting("guidance weight of the given-stems pathway against nothing given (1: the "
+                                    "pathway as trained; above 1 follows the given stems harder, at two passes a step)",
+                                    low=0)
 
     def check(self) -> None:
         self.check_prompt()

@@ -211,3 +211,40 @@ def test_a_network_with_the_given_pathway_sees_the_known_latents_clean():
     assert m.calls == [None] * 3
     sample_latents(m, known.shape, None, 0.0, "ddim", 2)  # nothing known: nothing given
     assert m.calls == [None] * 5
+
+
+class GivenShift(Recorder):
+    """A network with a given pathway whose output moves with what is given (nothing given:
+    0.1 z, like the shipped pathway's exact zero)."""
+
+    has_given = True
+
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+
+    def forward(self, z, t, cond, given=None):
+        self.batches.append(z.shape[0])
+        out = 0.1 * z
+        if given is not None:
+            known, mask = given
+            out = out + 0.5 * (known * mask).sum(1, keepdim=True)
+        return out
+
+
+def test_given_guidance_weighs_the_pathway_against_nothing_given():
+    known = torch.randn(2, 4, 8, 4, 4, generator=torch.Generator().manual_seed(0))
+    mask = torch.tensor([1.0, 0.0, 1.0, 0.0]).view(1, 4, 1, 1, 1)
+
+    def run(steps, **kw):
+        return sample_latents(GivenShift(), known.shape, None, 0.0, "ddim", steps, known=known, known_mask=mask,
+                              generator=torch.Generator().manual_seed(1), **kw)
+
+    torch.testing.assert_close(run(3, given_guidance=0.0), run(3, given_adapter=False))
+    torch.testing.assert_close(run(3, given_guidance=1.0), run(3))
+    assert not torch.allclose(run(3, given_guidance=2.0), run(3))
+    # one DDIM step is linear in the network's output: weight 2 extrapolates 0 -> 1 once more
+    torch.testing.assert_close(run(1, given_guidance=2.0), 2 * run(1) - run(1, given_guidance=0.0), atol=1e-4, rtol=1e-4)
+    m = GivenShift()
+    sample_latents(m, known.shape, None, 0.0, "ddim", 2, known=known, known_mask=mask, given_guidance=3.0)
+    assert m.batches == [4, 4]  # the null and the given pass as one doubled batch

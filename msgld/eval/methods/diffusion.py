@@ -3,7 +3,8 @@
 Separation: `msgld` (the mixture-conditioned model, guidance w), `msdm-dirac` and
 `msdm-gaussian` (MSDM-style separation in latent space on the unconditional model).
 Generation and arrangement: `msgld`. Sampler settings come from `--option KEY=VALUE`
-(sampler, steps, eta, guidance, overlap, batch_size, reconstruct, repaint, given_adapter), recorded in the
+(sampler, steps, eta, guidance, overlap, batch_size, reconstruct, repaint, given_adapter,
+given_guidance), recorded in the
 results.
 """
 
