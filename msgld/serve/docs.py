@@ -38,6 +38,7 @@ STEM_PROMPTS = field("per-stem descriptions STEM=TEXT separated by ';', e.g. gui
 GENERATE = form_body({"duration": field("seconds (default 10.24)", "number"), **SAMPLING, "stem_prompts": STEM_PROMPTS})
 ARRANGE = form_body({"STEM": field("one file field per given stem, named by the stem (e.g. drums)", binary=True),
                      "generate": field("comma-separated stems to write (default: all not given)"), **SAMPLING,
+                     "given_guidance": field("guidance weight of the given-stems pathway (1: as trained)", "number"),
                      "stem_prompts": STEM_PROMPTS})
 
 

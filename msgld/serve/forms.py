@@ -25,7 +25,7 @@ MAX_PROMPT_CHARS = 500  # the prompt, and the stem prompts' field
 SEPARATE_FIELDS = {**COMMON, "guidance": float, "overlap": float, "ensemble": int, "method": str,
                    "reconstruct": str}
 GENERATE_FIELDS = {**COMMON, "duration": float, "stem_prompts": dict}
-ARRANGE_FIELDS = {**COMMON, "generate": str, "stem_prompts": dict}
+ARRANGE_FIELDS = {**COMMON, "generate": str, "stem_prompts": dict, "given_guidance": float}
 CHOICES = {"sampler": SAMPLERS, "method": METHODS, "reconstruct": RECONSTRUCT}
 
 

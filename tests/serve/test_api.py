@@ -88,6 +88,7 @@ def test_arrange_keeps_the_given_stems_and_writes_the_chosen_ones(client):
     ({"vocals": ("v.wav", None)}, {}, 400, "unknown stem field(s) ['vocals']"),
     ({"drums": ("d.wav", None)}, {"generate": "drums"}, 422, "cannot generate ['drums']"),
     ({s: (f"{s}.wav", None) for s in STEMS}, {}, 422, "cannot generate anything"),
+    ({"drums": ("d.wav", None)}, {"given_guidance": "-1"}, 422, "given_guidance"),
 ])
 def test_arrange_refuses_bad_stem_choices(client, files, data, status, words):
     files = {k: (n, wav_bytes(1.0)) for k, (n, _) in files.items()} or {"x": ("", b"")}  # empty file input
