@@ -12,7 +12,8 @@ Reference arrangers (`references`) run on the same clips in the same pass: `give
 shift of the same song), `vocoder-ceiling` and `vae-ceiling` (the missing stems' true mels
 through the vocoder, or through the VAE and the vocoder). `wins` counts, per reference, the
 subsets on which the method's FAD is lower, and those on which it is lower in at least 95% of
-the (shared) bootstrap draws.
+the (shared) bootstrap draws. `written` reads each generated stem against the song's own
+(`msgld.eval.written_stems`: onset-envelope correlation, level in dB), per method and subset.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from msgld.eval.comparison import Comparison, cell, embed_into, embed_real, fram
 from msgld.eval.embeddings import DEFAULT_EMBEDDING, get_embeddings
 from msgld.eval.methods import MethodContext, get_entry
 from msgld.eval.report import fmt, markdown_table, run_record
+from msgld.eval.written_stems import read_written, summarize
 
 
 def stem_labels(stems: list[str]) -> list[str]:
@@ -108,6 +110,7 @@ def evaluate_arrangement(
     real = embed_real(dataset, set_a + set_b, embs, batch_size, progress, desc=f"real/{split}")
     real_a, real_b = subset(real, range(len(set_a))), subset(real, range(len(set_a), clips))
     arranged = {(m, g): frames_for(embs) for m in methods for g in chosen}
+    readings = {(m, g): [] for m in methods for g in chosen}
     for batch in batches(dataset, batch_size=batch_size, desc=f"arrangement/{method}", progress=progress, indices=set_a):
         for m, arrange in arrangers.items():
             for generated in chosen:
@@ -117,6 +120,7 @@ def evaluate_arrangement(
                 if out.shape != batch["stems"].shape:
                     raise ValueError(f"arranger {m!r} returned {tuple(out.shape)}, expected {tuple(batch['stems'].shape)}")
                 k = keep.float()[None, :, None]
+                readings[m, generated] += read_written(out, batch["stems"], names, generated, SAMPLE_RATE)
                 embed_into(arranged[m, generated], embs, (batch["stems"] * k + out * (1 - k)).sum(1))  # given originals, always
     table = Comparison(real_b, bootstrap, seed)
     b_label = f"{len(set_b)} real ({split}, set B)"
@@ -139,6 +143,7 @@ def evaluate_arrangement(
         "mean": {m: {e: float(np.mean([r["fad"] for r in rows if r["method"] == m and r["embedding"] == e]))
                      for e in emb_names} for m in methods},
         "wins": wins(rows, table, arranged, method, methods, chosen),
+        "written": {m: {subset_label(g, names): summarize(readings[m, g]) for g in chosen} for m in methods},
         **run_record(
             data=str(Path(data).resolve()), split=split, preset=preset, stems=names,
             segment_seconds=segment / SAMPLE_RATE, sample_rate=SAMPLE_RATE, seed=seed, model=model, config=config,
@@ -185,4 +190,16 @@ def arrangement_markdown(result: dict) -> str:
         if w:
             parts.append("\n`" + result["method"] + "` lower than: " + "; ".join(
                 f"`{r}` on {v['lower']} of {v['of']} ({v['clearly']} in >= 95% of draws)" for r, v in w.items()) + "\n")
+    if result.get("written"):
+        parts.append("\n## Written stems against the song's own\n\nOnset-envelope correlation (mean) / level re "
+                     "the real part (median dB), over the written stems whose real part is active "
+                     "(`msgld.eval.written_stems`).\n\n")
+        labels = list(dict.fromkeys(r["label"] for r in result["rows"]))
+        lines = [[label] + [written_cell(result["written"][m][label]) for m in methods] for label in labels]
+        parts.append(markdown_table(["generated", *[f"`{m}`" for m in methods]], lines))
     return "".join(parts)
+
+
+def written_cell(s: dict) -> str:
+    return "-" if not s["n"] else f"{s['onset_corr']:.2f} / {s['level_db']:+.1f}"
+

@@ -158,3 +158,9 @@ def test_arrangement_references_in_one_pass(stems_folder, debug_model, tmp_path)
     assert by["given-only", "DGP"] > by["random-pairing", "DGP"]
     assert wins["random-pairing"]["lower"] == sum(by["given-only", s] < by["random-pairing", s] for s in ("B", "DGP"))
     assert "## Embedding logmel" in md and "`vocoder-ceiling`" in md
+    written = result["written"]
+    assert set(written) == {"given-only", *result["references"]} and set(written["given-only"]) == {"B", "DGP"}
+    # silence follows no beat and reads the floor; a time shift of the song's own part keeps its level
+    assert written["given-only"]["DGP"]["n"] > 0 and written["given-only"]["DGP"]["onset_corr"] == 0.0
+    assert written["given-only"]["DGP"]["level_db"] == -60.0 and abs(written["time-shifted"]["DGP"]["level_db"]) < 1.0
+    assert "## Written stems against the song's own" in md

@@ -46,6 +46,14 @@ def test_the_given_pathway_trains_alone_and_its_export_names_the_source(cache, t
     exported = export_run(run, "last", tmp_path / "export")  # a run stopped early: the same record
     assert json.loads(weight_paths(exported)[1].read_text())["training"]["frozen_from"] == source_hash
 
+    # a second pathway-only run from that export: without the pathway it is still the first source
+    again = tmp_path / "again"
+    args2 = [a if not a.startswith("train.init_from=") else f"train.init_from={run / 'weights' / 'final' / 'ldm'}"
+             for a in args]
+    args2[args2.index(str(run))] = str(again)
+    assert main([*args2, "--max-steps", "1"]) == 0
+    assert json.loads((again / "weights" / "final" / "ldm.json").read_text())["training"]["frozen_from"] == source_hash
+
 
 def test_freeze_base_given_needs_the_pathway(cache, tmp_path):
     def args(out, freeze):
