@@ -25,7 +25,7 @@ class Arranger(Generator):
 
     Settings = GenerationSettings
     defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0, "given_adapter": "auto",
-                "given_guidance": 1.0, "precision": "auto", "spacing": "leading", "last_pass": "run",
+                "given_guidance": 8.0, "precision": "auto", "spacing": "leading", "last_pass": "run",
                 "prompt": None, "text_guidance": 3.0, "stem_prompts": None}
 
     def arrange(self, given: dict[str, np.ndarray | torch.Tensor], generate: list[str] | None = None, seed: int = 0,

@@ -7,7 +7,7 @@ import torch
 
 from msgld.inference.engine import Engine, Progress, StepCallback
 from msgld.inference.long_sampling import sample_sequence
-from msgld.inference.settings import GenerationSettings, SettingError
+from msgld.inference.settings import GenerationSettings, SettingError, TotalGenerationSettings
 from msgld.inference.text_condition import check_prompt
 from msgld.text.prompts import compose_prompt
 
@@ -17,10 +17,10 @@ class Generator(Engine):
     `prompt="slow jazz"` (with `text_guidance=W`) for a model with a text pathway, and
     `stem_prompts={"guitar": "nylon-string lead"}`, composed into that one prompt."""
 
-    Settings = GenerationSettings
+    Settings = TotalGenerationSettings
     defaults = {"sampler": "ddim", "steps": 50, "eta": 0.0, "overlap": None, "repaint": 0, "guidance": 0.0, "given_adapter": "auto",
-                "given_guidance": 1.0, "precision": "auto", "spacing": "leading", "last_pass": "run",
-                "prompt": None, "text_guidance": 3.0, "stem_prompts": None}
+                "given_guidance": 8.0, "precision": "auto", "spacing": "leading", "last_pass": "run",
+                "prompt": None, "text_guidance": 3.0, "stem_prompts": None, "regenerate": 1, "anchor": "drums"}
 
     def resolve(self, **overrides) -> GenerationSettings:
         """As Engine's, with the stem prompts composed into `prompt` (msgld.text.prompts) and then
@@ -41,8 +41,9 @@ class Generator(Engine):
 
     def sample_latents(self, frames: int, s: GenerationSettings, generators: list[torch.Generator], known=None,
                        stem_mask=None, cond=None, progress: Progress | None = None,
-                       callback: StepCallback | None = None) -> torch.Tensor:
-        """-> latents [B, S, C, frames, F], B = len(generators) (one per sequence), by continuation."""
+                       callback: StepCallback | None = None, info: dict | None = None) -> torch.Tensor:
+        """-> latents [B, S, C, frames, F], B = len(generators) (one per sequence), by continuation;
+        `info` joins what the step callback is told (with the window)."""
         g = self.geometry
         shape = (len(generators), len(self.stems), self.bundle.vae.latent_channels, frames, g.latent_bins)
         window = [0]
@@ -52,7 +53,7 @@ class Generator(Engine):
             return self.sample(s, (*shape[:3], g.window_frames, shape[-1]), generators, cond=c, guidance=s.guidance,
                                known=k, known_mask=mask, repaint=s.repaint, callback=callback,
                                given_adapter=s.given_adapter == "auto", given_guidance=s.given_guidance,
-                               info={"window": window[0]})
+                               info={**(info or {}), "window": window[0]})
 
         return sample_sequence(one_window, shape, g.window_frames, g.overlap_latent_frames(s.overlap), known=known,
                                stem_mask=stem_mask, cond=cond, progress=progress, device=self.bundle.device)
@@ -73,4 +74,24 @@ class Generator(Engine):
         s = self.resolve(**settings)
         frames, wanted = self.latent_frames(duration)
         z = self.sample_latents(frames, s, self.generators(seeds), progress=progress, callback=callback)
+        z = self.rewrite(z, s, seeds, progress, callback)
         return self.to_audio(z[..., :wanted, :], seeds, self.geometry.samples(duration))
+
+    def rewrite(self, z: torch.Tensor, s: TotalGenerationSettings, seeds: list[int], progress: Progress | None = None,
+                callback: StepCallback | None = None) -> torch.Tensor:
+        """`s.regenerate` passes over latents z [B, S, C, T, F]: pass 1 keeps the anchor stem and
+        writes the others given it (arrangement, `given_guidance`), pass 2 writes the anchor given
+        them, and so on; each pass draws with the pieces' own seeds."""
+        if not getattr(s, "regenerate", 0):  # arrangement's settings have no such passes
+            return z
+        if s.anchor not in self.stems:
+            raise SettingError("anchor", f"unknown anchor {s.anchor!r}; this model's stems are {self.stems}")
+        anchor = torch.tensor([1.0 if st == s.anchor else 0.0 for st in self.stems], device=z.device)
+        for r in range(s.regenerate):
+            keep = anchor if r % 2 == 0 else 1 - anchor
+            k = keep.view(1, -1, 1, 1, 1)
+            new = self.sample_latents(z.shape[-2], s, self.generators(seeds), known=z * k,
+                                      stem_mask=keep.expand(len(seeds), -1), progress=progress, callback=callback,
+                                      info={"pass": r + 2})
+            z = z * k + new * (1 - k)
+        return z

@@ -174,6 +174,16 @@ class GenerationSettings(SamplingSettings):
 
 
 @dataclass(frozen=True)
+class TotalGenerationSettings(GenerationSettings):
+    """Total generation: the joint draw, then optionally passes that rewrite stems given the others."""
+
+    regenerate: int = setting("passes after the joint draw that rewrite stems through arrangement (with "
+                              "--given-guidance): the 1st every stem but the anchor given it, the 2nd the anchor "
+                              "given the rest, and so on (each costs about two joint draws)", low=0, metavar="N")
+    anchor: str = setting("the stem the first rewriting pass keeps (one of the model's stems)", metavar="STEM")
+
+
+@dataclass(frozen=True)
 class SeparationSettings(SamplingSettings):
     task: ClassVar[str] = "separation"
     batch_size: int = setting("windows per network call", low=1)

@@ -19,6 +19,7 @@ class ServeConfig:
     max_duration_s: float = 120.0  # the longest piece /api/generate writes
     max_steps: int = 200           # sampler steps a request may ask for
     max_ensemble: int = 8          # separation samples per window a request may ask for
+    max_regenerate: int = 4        # rewriting passes after a generation's joint draw a request may ask for
     max_audio_s: float = 1800.0    # the longest upload (checked from its header before decoding)
     allowed_hosts: tuple[str, ...] = ("*",)  # Host headers answered (local names only when bound locally)
 

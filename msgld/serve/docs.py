@@ -35,10 +35,14 @@ SEPARATE = form_body({"file": field("the mixture: any audio file soundfile decod
 STEM_PROMPTS = field("per-stem descriptions STEM=TEXT separated by ';', e.g. guitar=nylon-string lead;bass=slap "
                      "bass (at most 500 characters; text models only): composed into the prompt as \"..., with a "
                      "slap bass and a nylon-string lead guitar\", which run.json records")
-GENERATE = form_body({"duration": field("seconds (default 10.24)", "number"), **SAMPLING, "stem_prompts": STEM_PROMPTS})
+GIVEN_GUIDANCE = field("guidance weight of the given-stems pathway (default 8; 1: as trained)", "number")
+GENERATE = form_body({"duration": field("seconds (default 10.24)", "number"), **SAMPLING,
+                      "regenerate": field("passes that rewrite stems given the others after the joint draw "
+                                          "(default 1; at most ServeConfig.max_regenerate, 4)", "integer"),
+                      "given_guidance": GIVEN_GUIDANCE, "stem_prompts": STEM_PROMPTS})
 ARRANGE = form_body({"STEM": field("one file field per given stem, named by the stem (e.g. drums)", binary=True),
                      "generate": field("comma-separated stems to write (default: all not given)"), **SAMPLING,
-                     "given_guidance": field("guidance weight of the given-stems pathway (1: as trained)", "number"),
+                     "given_guidance": GIVEN_GUIDANCE,
                      "stem_prompts": STEM_PROMPTS})
 
 

@@ -24,7 +24,7 @@ COMMON = {"steps": int, "sampler": str, "seed": int, "eta": float, "prompt": str
 MAX_PROMPT_CHARS = 500  # the prompt, and the stem prompts' field
 SEPARATE_FIELDS = {**COMMON, "guidance": float, "overlap": float, "ensemble": int, "method": str,
                    "reconstruct": str}
-GENERATE_FIELDS = {**COMMON, "duration": float, "stem_prompts": dict}
+GENERATE_FIELDS = {**COMMON, "duration": float, "stem_prompts": dict, "regenerate": int, "given_guidance": float}
 ARRANGE_FIELDS = {**COMMON, "generate": str, "stem_prompts": dict, "given_guidance": float}
 CHOICES = {"sampler": SAMPLERS, "method": METHODS, "reconstruct": RECONSTRUCT}
 
@@ -94,6 +94,8 @@ def check_caps(values: dict, config: ServeConfig) -> dict:
         raise FormError(422, f"steps must be between 1 and {config.max_steps}, got {values['steps']}")
     if "ensemble" in values and not 1 <= values["ensemble"] <= config.max_ensemble:
         raise FormError(422, f"ensemble must be between 1 and {config.max_ensemble}, got {values['ensemble']}")
+    if "regenerate" in values and not 0 <= values["regenerate"] <= config.max_regenerate:
+        raise FormError(422, f"regenerate must be between 0 and {config.max_regenerate}, got {values['regenerate']}")
     if "duration" in values and not 0 < values["duration"] <= config.max_duration_s:
         raise FormError(422, f"duration must be more than 0 and at most {config.max_duration_s:g} s, "
                              f"got {values['duration']:g}")

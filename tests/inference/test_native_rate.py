@@ -121,8 +121,11 @@ def test_step_callback_carries_the_clean_estimate(bundle):
     assert [(d["step"], d["steps"]) for d in skipped] == [(1, 2), (2, 2)]
     assert seen[0]["x0"].shape[:2] == (1, 4)
     gen = []
-    Generator(bundle).generate_batch([0], duration=0.5, steps=2, callback=gen.append)
+    Generator(bundle).generate_batch([0], duration=0.5, steps=2, callback=gen.append, regenerate=0)
     assert len(gen) == 2 and gen[-1]["x0"].dim() == 5
+    gen = []  # the default's rewriting pass reports its steps too, and says which pass it is
+    Generator(bundle).generate_batch([0], duration=0.5, steps=2, callback=gen.append)
+    assert len(gen) == 4 and [d.get("pass") for d in gen] == [None, None, 2, 2]
 
 
 def test_geometry_is_the_one_place_of_frame_arithmetic(bundle):

@@ -265,6 +265,7 @@ def test_bad_requests_of_other_shapes(client):
                      headers={"content-type": "multipart/form-data; boundary=x"}), 400, "ended inside a part"),
         (client.post("/api/generate", files={"file": ("a.wav", wav_bytes(1.0))}), 400, "takes no files"),
         (client.post("/api/generate", data={"duration": "1000"}), 422, "duration must be more than 0 and at most 120"),
+        (client.post("/api/generate", data={"regenerate": "5"}), 422, "regenerate must be between 0 and 4"),
     ]
     for r, status, words in cases:
         assert r.status_code == status and words in r.json()["detail"], (r.request.url, r.text)
