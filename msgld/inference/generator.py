@@ -33,6 +33,8 @@ class Generator(Engine):
             except ValueError as e:
                 raise SettingError("stem_prompts", str(e)) from e
             s = s.replace(prompt=prompt)
+        if getattr(s, "regenerate", 0) and s.anchor not in self.stems:  # before any sampling
+            raise SettingError("anchor", f"unknown anchor {s.anchor!r}; this model's stems are {self.stems}")
         return s.replace(stem_prompts=None)
 
     def latent_frames(self, duration: float) -> tuple[int, int]:
@@ -84,8 +86,6 @@ class Generator(Engine):
         them, and so on; each pass draws with the pieces' own seeds."""
         if not getattr(s, "regenerate", 0):  # arrangement's settings have no such passes
             return z
-        if s.anchor not in self.stems:
-            raise SettingError("anchor", f"unknown anchor {s.anchor!r}; this model's stems are {self.stems}")
         anchor = torch.tensor([1.0 if st == s.anchor else 0.0 for st in self.stems], device=z.device)
         for r in range(s.regenerate):
             keep = anchor if r % 2 == 0 else 1 - anchor

@@ -102,6 +102,11 @@ def test_settings_typed_validated_once_and_defaults_in_one_dict(bundle):
             sep.settings(**bad)
     with pytest.raises(SettingError, match="RePaint"):
         Generator(bundle).settings(sampler="plms", repaint=1)
+    with pytest.raises(SettingError, match="unknown anchor 'vocals'"):  # refused before anything is sampled
+        Generator(bundle).settings(anchor="vocals")
+    assert Generator(bundle).settings(anchor="vocals", regenerate=0)["regenerate"] == 0  # no pass, no anchor needed
+    with pytest.raises(SettingError, match="regenerate"):
+        Generator(bundle).settings(regenerate=-1)
 
 
 def test_defaults_are_read_from_the_class_dict(bundle, monkeypatch):
