@@ -1,5 +1,6 @@
 """Total generation: all stems at once from the unconditional model (w = 0), any duration
-(longer than one window by continuation), back to audio by the vocoder."""
+(longer than one window by continuation), then (`regenerate`) passes that write stems again
+given the others, as arrangement writes them; back to audio by the vocoder."""
 
 from __future__ import annotations
 
