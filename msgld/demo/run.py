@@ -54,9 +54,9 @@ def run_demo(out: str | Path = "demo_out", model: str = "msgld-tiny", seed: int 
 
     t0 = time.perf_counter()
     gen = Generator(bundle)
-    generated = gen.generate(10.24, seed=seed, **({"steps": steps} if steps else {})).numpy()
-    timings["generate"] = time.perf_counter() - t0
     s = gen.resolve(**({"steps": steps} if steps else {}))
+    generated = gen.generate(10.24, seed=seed, **s.to_dict()).numpy()
+    timings["generate"] = time.perf_counter() - t0
     rewrite = (f", then every other stem written again to fit the {s.anchor}" if s.regenerate else "")
     section("generated", "Total generation", f"A new piece: every stem written together from noise (w = 0){rewrite}; "
             "through the vocoder.", {"mix": generated.sum(0), **dict(zip(stems, generated))})

@@ -178,9 +178,9 @@ def arrangement_markdown(result: dict) -> str:
              f"`{result['split']}` of `{result['data']}`; seed {result['seed']}, 95% intervals from "
              f"{result['bootstrap']} bootstrap draws over clips. A label lists the generated stems.\n")
     parts = [title]
+    labels = list(dict.fromkeys(r["label"] for r in result["rows"]))
     for e in result["embeddings"]:
         by = {(r["method"], r["label"]): r for r in result["rows"] if r["embedding"] == e}
-        labels = list(dict.fromkeys(r["label"] for r in result["rows"]))
         lines = [[label] + [cell(by.get((m, label))) for m in methods] for label in labels]
         lines.append(["**mean**"] + [fmt(result["mean"][m][e]) for m in methods])
         real = next(r for r in result["real"] if r["embedding"] == e)
@@ -194,7 +194,6 @@ def arrangement_markdown(result: dict) -> str:
         parts.append("\n## Written stems against the song's own\n\nOnset-envelope correlation (mean) / level re "
                      "the real part (median dB), over the written stems whose real part is active "
                      "(`msgld.eval.written_stems`).\n\n")
-        labels = list(dict.fromkeys(r["label"] for r in result["rows"]))
         lines = [[label] + [written_cell(result["written"][m][label]) for m in methods] for label in labels]
         parts.append(markdown_table(["generated", *[f"`{m}`" for m in methods]], lines))
     return "".join(parts)

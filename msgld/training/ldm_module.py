@@ -64,11 +64,10 @@ class LDMModule(L.LightningModule):
 
         path = resolve_init_path(path)
         source = load_model(path, kind="ldm")
-        self.source_hash = file_hash(source.weights_path)
-        if self.frozen_pathway and source.weights_info.get("training", {}).get("frozen_from"):
-            # the source itself trained one pathway alone: without the pathways it equals that run's
-            # source, and so does this run (what was made from that model still fits both)
-            self.source_hash = source.weights_info["training"]["frozen_from"]
+        # a source that itself trained one pathway alone equals, without the pathways, that run's source,
+        # and so does this run: what was made from that model (a mask refiner) still fits both
+        frozen_from = source.weights_info.get("training", {}).get("frozen_from")
+        self.source_hash = frozen_from if self.frozen_pathway and frozen_from else file_hash(source.weights_path)
         if without_growth(source.config) != without_growth(self.net.config):
             raise ValueError(f"{path}: its U-Net config differs from the run's; cannot initialise from it")
         state = {k: v.float() for k, v in source.state_dict().items()}
