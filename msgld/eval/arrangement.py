@@ -30,7 +30,7 @@ from msgld.data.stems_dataset import SEGMENT
 from msgld.eval.clips import batches, clip_count, open_split
 from msgld.eval.comparison import Comparison, cell, embed_into, embed_real, frames_for, split_sets, subset
 from msgld.eval.embeddings import DEFAULT_EMBEDDING, get_embeddings
-from msgld.eval.methods import MethodContext, get_entry
+from msgld.eval.methods import MethodContext, get_entry, shared_options
 from msgld.eval.report import fmt, markdown_table, run_record
 from msgld.eval.written_stems import read_written, summarize
 
@@ -105,7 +105,8 @@ def evaluate_arrangement(
     torch.manual_seed(seed)
     np.random.seed(seed)
     arrangers = {m: entries[m].factory(ctx if m == method else
-                                       MethodContext(stems=names, seed=seed, device=device, model=model, dataset=dataset))
+                                       MethodContext(stems=names, seed=seed, device=device, model=model, dataset=dataset,
+                                                     options=shared_options(ctx.options)))
                  for m in methods}
     real = embed_real(dataset, set_a + set_b, embs, batch_size, progress, desc=f"real/{split}")
     real_a, real_b = subset(real, range(len(set_a))), subset(real, range(len(set_a), clips))

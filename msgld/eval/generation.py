@@ -30,7 +30,7 @@ from msgld.data.stems_dataset import SEGMENT, DatasetError
 from msgld.eval.clips import batches, clip_count, open_split
 from msgld.eval.comparison import Comparison, embed_into, embed_real, frames_for, pivot_table, split_sets, subset
 from msgld.eval.embeddings import DEFAULT_EMBEDDING, Embedding, get_embeddings
-from msgld.eval.methods import MethodContext, available, get_entry
+from msgld.eval.methods import MethodContext, available, get_entry, shared_options
 from msgld.eval.report import run_record
 from msgld.eval.samples import load_piece, sample_pieces, save_piece
 
@@ -92,8 +92,8 @@ def reference_frames(names: list[str], ctx: MethodContext, dataset, set_a: list[
     makers, settings = {}, {}
     for n in names:
         arranger, opts, _, _ = REFERENCES[n]
-        sub = MethodContext(stems=ctx.stems, seed=ctx.seed, device=ctx.device, model=ctx.model, options=dict(opts),
-                            dataset=dataset)
+        sub = MethodContext(stems=ctx.stems, seed=ctx.seed, device=ctx.device, model=ctx.model,
+                            options={**shared_options(ctx.options), **opts}, dataset=dataset)
         makers[n] = get_entry("arrangement", arranger).factory(sub)
         settings[n] = {"arranger": arranger, "options": opts, **getattr(makers[n], "settings", {})}
     out = {n: frames_for(embeddings) for n in names}

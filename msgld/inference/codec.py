@@ -1,5 +1,6 @@
 """Between audio and the diffusion model's latents: THE mel front-end, the VAE (scaled
-latents), and back to audio by the vocoder (or Griffin-Lim when a model has none)."""
+latents), and back to audio by the vocoder (or Griffin-Lim when a model has none), whose
+output can be brought to the mel it was rendered from (`msgld.audio.mel_match`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 
 from msgld.audio.chunking import windowed_apply
 from msgld.audio.griffinlim import griffin_lim
+from msgld.audio.mel_match import match_mel
 from msgld.inference.bundle import ModelBundle
 
 DECODE_WINDOW = 256  # latent frames per VAE-decoder call (10.24 s)
@@ -34,8 +36,10 @@ def decode_mels(bundle: ModelBundle, latents: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def vocode(bundle: ModelBundle, mels: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """Log-mels [..., T, 64] -> waveforms [..., T * hop] by the vocoder (Griffin-Lim without one)."""
+def vocode(bundle: ModelBundle, mels: torch.Tensor, seed: int = 0, mel_match: int = 0) -> torch.Tensor:
+    """Log-mels [..., T, 64] -> waveforms [..., T * hop] by the vocoder (Griffin-Lim without one),
+    then `mel_match` passes that bring the vocoder's output to `mels` (Griffin-Lim matches them
+    by itself)."""
     hop = bundle.front.cfg.hop_length
     lead = mels.shape[:-2]
     flat = mels.reshape(-1, *mels.shape[-2:]).to(bundle.device)
@@ -44,4 +48,6 @@ def vocode(bundle: ModelBundle, mels: torch.Tensor, seed: int = 0) -> torch.Tens
     else:
         fn = lambda m, _: griffin_lim(m, generator=torch.Generator(device=m.device).manual_seed(seed))  # noqa: E731
     wave = windowed_apply(fn, flat, 4 * DECODE_WINDOW, 4 * DECODE_OVERLAP, dim=-2, scale=hop, out_dim=-1, pad_short=False)
+    if bundle.vocoder is not None and mel_match:
+        wave = match_mel(wave, flat, mel_match, bundle.front)
     return wave.reshape(*lead, wave.shape[-1])

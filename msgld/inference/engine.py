@@ -116,10 +116,12 @@ class Engine:
                               last_pass=s.last_pass,
                               x0_hook=step_reporter(callback, x0_hook, {**(info or {}), "steps": steps}), **kw)
 
-    def to_audio(self, z: torch.Tensor, seeds: list[int], samples: int) -> torch.Tensor:
-        """Latents [B, S', C, T, F] -> waves [B, S', samples] by the vocoder (seeded per item)."""
+    def to_audio(self, z: torch.Tensor, seeds: list[int], samples: int, mel_match: int = 0) -> torch.Tensor:
+        """Latents [B, S', C, T, F] -> waves [B, S', samples] by the vocoder (seeded per item),
+        with `mel_match` passes of mel matching."""
         b = self.bundle
-        return torch.stack([vocode(b, decode_mels(b, zi), seed).cpu()[:, :samples] for zi, seed in zip(z, seeds)])
+        return torch.stack([vocode(b, decode_mels(b, zi), seed, mel_match).cpu()[:, :samples]
+                            for zi, seed in zip(z, seeds)])
 
 
 def step_reporter(callback: StepCallback | None, hook, info: dict):

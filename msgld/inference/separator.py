@@ -87,7 +87,7 @@ class Separator(Engine):
     defaults = {"guidance": 3.0, "sampler": "ddim", "steps": 3, "eta": 0.0, "overlap": None,
                 "batch_size": 8, "seed": 0, "reconstruct": "mask", "method": "msgld", "gaussian_strength": 1.0,
                 "precision": "auto", "ensemble": 1, "spacing": "leading", "last_pass": "auto", "refine": 0, "refine_strength": 0.3,
-                "high_band": "flat", "mask_power": 1.0, "prompt": None, "text_guidance": 1.0, "mask_refiner": "auto"}
+                "high_band": "flat", "mask_power": 1.0, "prompt": None, "text_guidance": 1.0, "mask_refiner": "auto", "mel_match": 0}
 
     @torch.no_grad()
     def separate_windows(self, chunks: torch.Tensor, s: SeparationSettings, generator: torch.Generator,
@@ -170,7 +170,7 @@ class Separator(Engine):
         s, b = estimate.settings, self.bundle
         length = wave.shape[-1]
         if s.reconstruct == "vocoder":
-            stems = vocode(b, estimate.log_mels, s.seed).cpu()
+            stems = vocode(b, estimate.log_mels, s.seed, s.mel_match).cpu()
             stems = to_rate(stems, self.sample_rate, int(sample_rate), length)
             yield stems if mono else stems[:, None].expand(-1, wave.shape[0], -1)
             return

@@ -134,6 +134,8 @@ class SamplingSettings(Settings):
                                  "pathway only; separation: an extra hint)", metavar="TEXT")
     text_guidance: float = setting("classifier-free guidance weight of the prompt (its own, beside the mixture's)",
                                    low=0, metavar="W")
+    mel_match: int = setting("passes that bring the vocoder's output to the mel it was rendered from (msgld.audio."
+                             "mel_match: the level per band and frame; 0: the vocoder as is)", low=0, metavar="N")
 
     def check_last_pass(self) -> None:
         problem = last_pass_problem(self.last_pass, self.sampler, self.steps)

@@ -68,12 +68,15 @@ def track_tempo(track: Track) -> dict:
 
 @torch.no_grad()
 def first_stage(bundle, stems: torch.Tensor) -> torch.Tensor:
-    """Stems [S, L] through the bundle's VAE (posterior mode) and vocoder -> [S, L]."""
+    """Stems [S, L] through the bundle's VAE (posterior mode) and vocoder (mel-matched as the
+    generator does it) -> [S, L]."""
     from msgld.inference.codec import decode_mels, encode, vocode
+    from msgld.inference.generator import Generator
 
     spf = bundle.geometry.samples_per_frame
     frames = stems.shape[-1] // spf * spf
-    out = vocode(bundle, decode_mels(bundle, encode(bundle, stems[None, :, :frames].float())))[0].float().cpu()
+    z = encode(bundle, stems[None, :, :frames].float())
+    out = vocode(bundle, decode_mels(bundle, z), mel_match=Generator.defaults["mel_match"])[0].float().cpu()
     return F.pad(out[..., :frames], (0, stems.shape[-1] - min(frames, out.shape[-1])))
 
 

@@ -116,6 +116,28 @@ def test_decoder_ceilings_on_debug_model(stems_folder, debug_model):
         through_vae = vae_ceiling(stems, keep, {"index": [0]})
     assert not torch.allclose(through_vae[:, 1:3], out[:, 1:3])
     assert vae_ceiling.settings["vae"].endswith("vae.safetensors")
+    assert voc_ceiling.settings["mel_match"] == 0  # the pipelines' default
+
+
+def test_decoder_ceilings_mel_match_as_the_evaluated_method(stems_folder, debug_model):
+    from msgld.audio.mel import log_mel
+    from msgld.audio.mel_match import match_mel
+    from msgld.eval.methods import shared_options
+    from msgld.weights import load_model
+
+    assert shared_options({"mel_match": "2", "steps": "20"}) == {"mel_match": "2"}
+    dataset = open_split(stems_folder, segment=4 * 16000)
+    ctx = MethodContext(list(SLAKH_STEMS), dataset=dataset, model=str(debug_model), options={"mel_match": "2"})
+    ceiling = get_entry("arrangement", "vocoder-ceiling").factory(ctx)
+    assert ceiling.settings["mel_match"] == 2
+    stems = dataset[0]["stems"][None]
+    keep = torch.tensor([True, False, True, True])
+    with torch.inference_mode():
+        out = ceiling(stems, keep, {"index": [0]})
+        mels = log_mel(stems[:, 1:2])
+        vocoder = load_model(debug_model / "vocoder", kind="vocoder")
+        expected = match_mel(vocoder(mels)[..., : stems.shape[-1]], mels, 2)
+    torch.testing.assert_close(out[:, 1:2], expected, rtol=1e-4, atol=1e-5)
 
 
 def run(args, tmp_path, name):

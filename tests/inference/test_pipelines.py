@@ -156,3 +156,18 @@ def test_an_ldm_with_the_given_pathway_arranges_with_it_and_separates_as_before(
     torch.testing.assert_close(Generator(other).generate(1.0, **one_pass), Generator(bundle).generate(1.0, **one_pass))
     # the default's rewriting pass arranges, so there the pathway listens
     assert (Generator(other).generate(1.0, seed=1, steps=2) - Generator(bundle).generate(1.0, seed=1, steps=2)).abs().max() > 1e-4
+
+
+def test_mel_matching_brings_the_vocoders_output_to_its_mel(bundle):
+    from msgld.inference.codec import vocode
+    from msgld.inference.settings import SettingError
+
+    mels = bundle.front(torch.from_numpy(music(1.0)))
+    raw, matched = vocode(bundle, mels, mel_match=0), vocode(bundle, mels, mel_match=2)
+    assert raw.shape == matched.shape == (16000,)
+    assert (bundle.front(matched) - mels).abs().mean() < 0.5 * (bundle.front(raw) - mels).abs().mean()
+    gen = Generator(bundle)
+    plain, matched = gen.generate(duration=1.0, steps=2, seed=0), gen.generate(duration=1.0, steps=2, seed=0, mel_match=2)
+    assert gen.resolve().mel_match == Generator.defaults["mel_match"] and not torch.equal(plain, matched)
+    with pytest.raises(SettingError, match="mel_match must be at least 0"):
+        gen.generate(duration=1.0, steps=2, mel_match=-1)

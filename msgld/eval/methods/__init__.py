@@ -13,6 +13,9 @@ Three kinds, each registered by name with a factory `factory(ctx: MethodContext)
   so an arranger only has to fill the others. `batch` has "index" (dataset indices), "track",
   "start" and "mixture".
 
+The references run beside an evaluated method share its `SHARED_OPTIONS` (`shared_options`):
+`mel_match`, so that a decoder ceiling decodes as the evaluated pipeline does.
+
 A callable may carry a `settings` dict (e.g. sampler steps, guidance weight), recorded in the
 results. Every module in this package is imported when a registry is first read, so a later
 method is one new file here, e.g. `msgld/eval/methods/msgld.py` calling
@@ -42,6 +45,14 @@ class MethodContext:
     config: str | None = None
     options: dict[str, str] = field(default_factory=dict)
     dataset: Any = None
+
+
+SHARED_OPTIONS = ("mel_match",)
+
+
+def shared_options(options: dict[str, str]) -> dict[str, str]:
+    """The options of an evaluated method that the references beside it take too."""
+    return {k: v for k, v in options.items() if k in SHARED_OPTIONS}
 
 
 @dataclass

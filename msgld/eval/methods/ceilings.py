@@ -5,7 +5,9 @@
 vocoder (the first stage). A generated stem goes through both, so no sampler can score better
 than these rows, apart from the sampling noise of the metric. `--model` names the model
 folder whose VAE and vocoder are used (the shipped `msgld-tiny` by default), as `vae-oracle`.
-Each clip's stems are decoded once and reused by every subset of the same batch.
+Each clip's stems are decoded once and reused by every subset of the same batch. The vocoder's
+output is mel-matched as the pipelines do it (`--option mel_match=N`, shared with the evaluated
+method; default the pipelines' own).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import torch
 
 from msgld.audio.mel import MelFrontEnd
+from msgld.audio.mel_match import vocode_matched
 from msgld.eval.methods import MethodContext, register_arranger
-from msgld.eval.methods.vae_oracle import fit_length, resolve
+from msgld.eval.methods.vae_oracle import fit_length, mel_match_passes, resolve
 from msgld.weights import load_model, weight_paths
 
 
@@ -26,7 +29,8 @@ class DecoderCeiling:
         voc_path = resolve(ctx.model, "vocoder")
         self.vocoder = load_model(voc_path, self.device, kind="vocoder")
         self.front = MelFrontEnd().to(self.device)
-        self.settings = {"vocoder": str(weight_paths(voc_path)[0]), "vae": None}
+        self.mel_match = mel_match_passes(ctx)
+        self.settings = {"vocoder": str(weight_paths(voc_path)[0]), "vae": None, "mel_match": self.mel_match}
         self.vae = None
         if through_vae:
             vae_path = resolve(ctx.model, "vae")
@@ -40,7 +44,7 @@ class DecoderCeiling:
             mels = self.front(stems.to(self.device).float())
             if self.vae is not None:
                 mels = self.vae.round_trip(mels)
-            out = fit_length(self.vocoder(mels), stems.shape[-1]).cpu()
+            out = fit_length(vocode_matched(self.vocoder, mels, self.mel_match, self.front), stems.shape[-1]).cpu()
             self._last = (key, out)
         return self._last[1]
 

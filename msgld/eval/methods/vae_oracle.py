@@ -2,7 +2,8 @@
 
 The true stems -> THE front-end's log-mel -> VAE encode (posterior mode) -> decode -> back to
 audio by mixture-phase mel ratio masks (`--option reconstruct=mask`, the default), by the
-vocoder (`reconstruct=vocoder`) or by Griffin-Lim (`reconstruct=griffinlim`). `--model` is a
+vocoder (`reconstruct=vocoder`, mel-matched as the pipelines do: `--option mel_match=N`) or by
+Griffin-Lim (`reconstruct=griffinlim`). `--model` is a
 model folder (holding `vae` and, for the vocoder, `vocoder` weights pairs) or one VAE pair;
 the default is the shipped `msgld-tiny`.
 """
@@ -15,6 +16,7 @@ import torch
 
 from msgld.audio.griffinlim import griffin_lim
 from msgld.audio.mel import MelFrontEnd
+from msgld.audio.mel_match import vocode_matched
 from msgld.audio.reconstruct import MaskReconstructor
 from msgld.eval.methods import MethodContext, register_separation_method
 from msgld.weights import load_model, weight_paths
@@ -50,6 +52,16 @@ def fit_length(wave: torch.Tensor, length: int) -> torch.Tensor:
     return torch.nn.functional.pad(wave, (0, length - wave.shape[-1]))
 
 
+def mel_match_passes(ctx: MethodContext) -> int:
+    """`--option mel_match=N`, else the pipelines' default."""
+    from msgld.inference.generator import Generator
+
+    passes = int(ctx.options.get("mel_match", Generator.defaults["mel_match"]))
+    if passes < 0:
+        raise ValueError(f"mel_match must be >= 0, got {passes}")
+    return passes
+
+
 class VAEOracle:
     """separate(mixture [B, L], references [B, S, L]) -> [B, S, L] through the VAE."""
 
@@ -73,7 +85,8 @@ class VAEOracle:
             else:
                 raise ValueError("vae-oracle: give --option vocoder=PATH along with a single VAE weights pair")
             self.vocoder = load_model(voc_path, self.device, kind="vocoder")
-            self.settings["vocoder"] = str(weight_paths(voc_path)[0])
+            self.mel_match = mel_match_passes(ctx)
+            self.settings.update(vocoder=str(weight_paths(voc_path)[0]), mel_match=self.mel_match)
 
     def __call__(self, mixture: torch.Tensor, references: torch.Tensor | None = None) -> torch.Tensor:
         if references is None:
@@ -83,7 +96,7 @@ class VAEOracle:
         if self.mode == "mask":
             out = self.masker(mels, mixture)
         elif self.mode == "vocoder":
-            out = fit_length(self.vocoder(mels), stems.shape[-1])
+            out = fit_length(vocode_matched(self.vocoder, mels, self.mel_match, self.front), stems.shape[-1])
         else:
             out = fit_length(griffin_lim(mels), stems.shape[-1])
         return out.cpu()
